@@ -1,0 +1,28 @@
+package io.zaro.agent;
+
+import io.zaro.agent.cli.ZaroCommand;
+import io.zaro.conntrack.ConntrackException;
+import picocli.CommandLine;
+
+/** Entry point of the {@code zaro} command. */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs a command line and returns its exit code; user errors are one sentence on stderr. */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new ZaroCommand());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof ConntrackException || e instanceof IllegalArgumentException) {
+                commandLine.getErr().println("zaro: " + e.getMessage());
+                return 1;
+            }
+            throw e;
+        });
+        return cli.execute(args);
+    }
+}

@@ -1,0 +1,16 @@
+package io.zaro.agent.cli;
+
+import picocli.CommandLine.Command;
+
+@Command(name = "zaro", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "Connection mirroring for Linux routers and firewalls.",
+        subcommands = {ConntrackCommand.class})
+public final class ZaroCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+}

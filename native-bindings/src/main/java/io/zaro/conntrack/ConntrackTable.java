@@ -1,0 +1,64 @@
+package io.zaro.conntrack;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * The kernel's conntrack table of one network namespace, in its own verbs.
+ *
+ * <p>Implementations check input before calling the kernel. Request methods are safe to call from
+ * several threads (they are serialised on one netlink socket); event subscriptions have sockets
+ * and threads of their own. Every failure is a {@link ConntrackException}.
+ */
+public interface ConntrackTable extends AutoCloseable {
+
+    /** Streams every entry of {@code family} to {@code sink}, on the calling thread. */
+    void dump(Family family, Consumer<ConntrackEntry> sink);
+
+    /** Every entry of {@code family}. */
+    default List<ConntrackEntry> dump(Family family) {
+        List<ConntrackEntry> out = new ArrayList<>();
+        dump(family, out::add);
+        return out;
+    }
+
+    /** The entry with this zone and original tuple, if the kernel has one. */
+    Optional<ConntrackEntry> get(Tuple original, int zone);
+
+    /**
+     * Creates an entry. It must have a timeout. {@code id} and {@code use} are ignored.
+     *
+     * @throws ConntrackException with errno EEXIST when the flow already exists
+     */
+    void create(ConntrackEntry entry);
+
+    /**
+     * Changes an existing entry's status, timeout, mark, labels, helper and protocol state.
+     *
+     * @throws ConntrackException with errno ENOENT when the flow does not exist
+     */
+    void update(ConntrackEntry entry);
+
+    /** Deletes the flow with this zone and original tuple; false if there was none. */
+    boolean delete(Tuple original, int zone);
+
+    /** Deletes every entry of {@code family}. */
+    void flush(Family family);
+
+    /**
+     * The netlink port id of this table's request socket. Events caused by this table's create,
+     * update and delete carry it as {@link ConntrackEvent#originPortId()}.
+     */
+    int portId();
+
+    /**
+     * Subscribes to NEW, UPDATE and DESTROY events on a socket and reader thread of its own.
+     * The listener is called on that thread until the subscription is closed.
+     */
+    EventSubscription listen(EventOptions options, ConntrackEventListener listener);
+
+    @Override
+    void close();
+}

@@ -1,0 +1,243 @@
+package io.zaro.conntrack.nfct;
+
+import static io.zaro.conntrack.nfct.LibNetfilterConntrack.*;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import io.zaro.conntrack.ConntrackEntry;
+import io.zaro.conntrack.ConntrackEventListener;
+import io.zaro.conntrack.ConntrackException;
+import io.zaro.conntrack.ConntrackTable;
+import io.zaro.conntrack.EventOptions;
+import io.zaro.conntrack.EventSubscription;
+import io.zaro.conntrack.Family;
+import io.zaro.conntrack.Status;
+import io.zaro.conntrack.Tuple;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * {@link ConntrackTable} on libnetfilter_conntrack: one netlink request socket, used under this
+ * object's lock, plus one socket and thread per event subscription.
+ */
+public final class NfctConntrackTable implements ConntrackTable {
+    /** Status bits only the kernel may set; create and update never send them. */
+    static final int KERNEL_OWNED_STATUS = Status.maskOf(Status.CONFIRMED, Status.DYING, Status.TEMPLATE,
+            Status.NAT_CLASH, Status.OFFLOAD, Status.HW_OFFLOAD) | 0xffff0000;
+
+    private final Path netns;
+    /** The request handle; guarded by {@code this}, null once closed. */
+    private Pointer handle;
+    /** Guarded by {@code this}. */
+    private final NfctMapper mapper = new NfctMapper();
+    /** A u32 family argument for dump and flush; guarded by {@code this}. */
+    private final Memory familyArg = new Memory(4);
+    private final int portId;
+
+    private NfctConntrackTable(Path netns, Pointer handle) {
+        this.netns = netns;
+        this.handle = handle;
+        this.portId = Nfnl.nfnl_portid(nfct_nfnlh(handle));
+    }
+
+    /**
+     * Opens the table of the network namespace at {@code netns} (such as /run/netns/NAME), or of
+     * the caller's own namespace when null.
+     *
+     * @throws ConntrackException with a one-sentence fix when the library is missing or the
+     *     namespace cannot be entered
+     */
+    public static NfctConntrackTable open(Path netns) {
+        loadLibrary();
+        Pointer h = NetnsEntry.call(netns, () -> openHandle(0, "open"));
+        return new NfctConntrackTable(netns, h);
+    }
+
+    static void loadLibrary() {
+        try {
+            Class.forName(LibNetfilterConntrack.class.getName(), true, NfctConntrackTable.class.getClassLoader());
+            Class.forName(Nfnl.class.getName(), true, NfctConntrackTable.class.getClassLoader());
+            Class.forName(Libc.class.getName(), true, NfctConntrackTable.class.getClassLoader());
+        } catch (LinkageError | ClassNotFoundException e) {
+            throw new ConntrackException("load", 0, LIBRARY + " could not be loaded: install it with "
+                    + "`apt-get install libnetfilter-conntrack3` (" + rootMessage(e) + ")", e);
+        }
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null) {
+            t = t.getCause();
+        }
+        return String.valueOf(t.getMessage()).lines().findFirst().orElse("");
+    }
+
+    static Pointer openHandle(int groups, String operation) {
+        Pointer h = nfct_open(CONNTRACK, groups);
+        if (h == null) {
+            throw error(operation, Native.getLastError());
+        }
+        return h;
+    }
+
+    /** The one place a native errno becomes an exception with a sentence a user can act on. */
+    static ConntrackException error(String operation, int errno) {
+        String text = Libc.strerror(errno);
+        String message = switch (errno) {
+            case ConntrackException.EPERM -> "conntrack " + operation + " is not permitted: run zaro as root or "
+                    + "give it CAP_NET_ADMIN (" + text + ")";
+            case 93 /* EPROTONOSUPPORT */ -> "conntrack " + operation + " failed: the kernel has no conntrack "
+                    + "netlink support; load it with `modprobe nf_conntrack_netlink` (" + text + ")";
+            default -> "conntrack " + operation + " failed: " + text;
+        };
+        return new ConntrackException(operation, errno, message);
+    }
+
+    @Override
+    public int portId() {
+        return portId;
+    }
+
+    private Pointer handle() {
+        if (handle == null) {
+            throw new IllegalStateException("conntrack table is closed");
+        }
+        return handle;
+    }
+
+    /** Runs a query whose answer entries go to {@code sink}; the first exception of the sink is rethrown after the whole answer was read. */
+    private int query(int query, Pointer arg, Consumer<Pointer> sink) {
+        Pointer h = handle();
+        RuntimeException[] failure = new RuntimeException[1];
+        EntryCallback callback = (type, ct, data) -> {
+            // Never stop early: a stopped dump would leave its remaining parts in the socket.
+            if (failure[0] == null) {
+                try {
+                    sink.accept(ct);
+                } catch (RuntimeException e) {
+                    failure[0] = e;
+                }
+            }
+            return NFCT_CB_CONTINUE;
+        };
+        nfct_callback_register(h, NFCT_T_ALL, callback, null);
+        try {
+            int rc = nfct_query(h, query, arg);
+            int errno = rc < 0 ? Native.getLastError() : 0;
+            if (failure[0] != null) {
+                throw failure[0];
+            }
+            return errno;
+        } finally {
+            nfct_callback_unregister(h);
+        }
+    }
+
+    @Override
+    public synchronized void dump(Family family, Consumer<ConntrackEntry> sink) {
+        familyArg.setInt(0, family.af());
+        int errno = query(NFCT_Q_DUMP, familyArg, ct -> sink.accept(NfctMapper.read(ct)));
+        if (errno != 0) {
+            throw error("dump", errno);
+        }
+    }
+
+    @Override
+    public synchronized Optional<ConntrackEntry> get(Tuple original, int zone) {
+        ConntrackEntry[] found = new ConntrackEntry[1];
+        Pointer ct = newObject("get");
+        try {
+            mapper.writeKey(ct, original, null, zone);
+            int errno = query(NFCT_Q_GET, ct, c -> found[0] = NfctMapper.read(c));
+            if (errno == ConntrackException.ENOENT) {
+                return Optional.empty();
+            }
+            if (errno != 0) {
+                throw error("get", errno);
+            }
+            return Optional.ofNullable(found[0]);
+        } finally {
+            nfct_destroy(ct);
+        }
+    }
+
+    @Override
+    public synchronized void create(ConntrackEntry entry) {
+        if (entry.timeout() == null) {
+            throw new IllegalArgumentException("a conntrack entry needs a timeout to be created: " + entry);
+        }
+        write("create", NFCT_Q_CREATE, entry);
+    }
+
+    @Override
+    public synchronized void update(ConntrackEntry entry) {
+        write("update", NFCT_Q_UPDATE, entry);
+    }
+
+    private void write(String operation, int query, ConntrackEntry entry) {
+        ConntrackEntry sendable = entry.toBuilder().status(entry.status() & ~KERNEL_OWNED_STATUS).build();
+        Pointer ct = newObject(operation);
+        try {
+            mapper.write(ct, sendable);
+            int errno = query(query, ct, c -> { });
+            if (errno != 0) {
+                throw error(operation, errno);
+            }
+        } finally {
+            nfct_destroy(ct);
+        }
+    }
+
+    @Override
+    public synchronized boolean delete(Tuple original, int zone) {
+        Pointer ct = newObject("delete");
+        try {
+            mapper.writeKey(ct, original, null, zone);
+            int errno = query(NFCT_Q_DESTROY, ct, c -> { });
+            if (errno == ConntrackException.ENOENT) {
+                return false;
+            }
+            if (errno != 0) {
+                throw error("delete", errno);
+            }
+            return true;
+        } finally {
+            nfct_destroy(ct);
+        }
+    }
+
+    @Override
+    public synchronized void flush(Family family) {
+        familyArg.setInt(0, family.af());
+        int errno = query(NFCT_Q_FLUSH, familyArg, c -> { });
+        if (errno != 0) {
+            throw error("flush", errno);
+        }
+    }
+
+    private static Pointer newObject(String operation) {
+        Pointer ct = nfct_new();
+        if (ct == null) {
+            throw new ConntrackException(operation, 12, "conntrack " + operation + " failed: out of memory");
+        }
+        return ct;
+    }
+
+    @Override
+    public EventSubscription listen(EventOptions options, ConntrackEventListener listener) {
+        synchronized (this) {
+            handle();
+        }
+        return NfctEventSubscription.start(netns, options, listener);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (handle != null) {
+            nfct_close(handle);
+            handle = null;
+        }
+    }
+}
