@@ -92,8 +92,8 @@ public record Tuple(
     @Override
     public String toString() {
         StringBuilder b = new StringBuilder()
-                .append("src=").append(source.getHostAddress())
-                .append(" dst=").append(destination.getHostAddress());
+                .append("src=").append(Addresses.text(source))
+                .append(" dst=").append(Addresses.text(destination));
         if (protocol.hasPorts()) {
             b.append(" sport=").append(sourcePort).append(" dport=").append(destinationPort);
         } else if (protocol.isIcmp()) {

@@ -2,6 +2,7 @@ package io.zaro.agent.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.zaro.conntrack.Addresses;
 import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.ConntrackEvent;
 import io.zaro.conntrack.Status;
@@ -77,8 +78,8 @@ public final class EntryFormat {
 
     private static ObjectNode tuple(Tuple t) {
         ObjectNode n = JSON.createObjectNode();
-        n.put("src", t.source().getHostAddress());
-        n.put("dst", t.destination().getHostAddress());
+        n.put("src", Addresses.text(t.source()));
+        n.put("dst", Addresses.text(t.destination()));
         if (t.protocol().hasPorts()) {
             n.put("sport", t.sourcePort());
             n.put("dport", t.destinationPort());

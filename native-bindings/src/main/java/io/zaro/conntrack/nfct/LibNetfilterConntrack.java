@@ -73,6 +73,10 @@ final class LibNetfilterConntrack {
     static final int ATTR_ORIG_L4PROTO = 17;
     static final int ATTR_REPL_L4PROTO = 18;
     static final int ATTR_TCP_STATE = 19;
+    static final int ATTR_SNAT_IPV4 = 20;
+    static final int ATTR_DNAT_IPV4 = 21;
+    static final int ATTR_SNAT_PORT = 22;
+    static final int ATTR_DNAT_PORT = 23;
     static final int ATTR_TIMEOUT = 24;
     static final int ATTR_MARK = 25;
     static final int ATTR_USE = 30;
@@ -91,6 +95,8 @@ final class LibNetfilterConntrack {
     static final int ATTR_ZONE = 61;
     static final int ATTR_CONNLABELS = 66;
     static final int ATTR_CONNLABELS_MASK = 67;
+    static final int ATTR_SNAT_IPV6 = 70;
+    static final int ATTR_DNAT_IPV6 = 71;
 
     /** Opens a netlink handle; {@code subscriptions} are multicast groups (0 for requests only). NULL on failure, errno set. */
     static native Pointer nfct_open(byte subsysId, int subscriptions);

@@ -25,7 +25,8 @@ import java.util.function.Consumer;
 public final class NfctConntrackTable implements ConntrackTable {
     /** Status bits only the kernel may set; create and update never send them. */
     static final int KERNEL_OWNED_STATUS = Status.maskOf(Status.CONFIRMED, Status.DYING, Status.TEMPLATE,
-            Status.NAT_CLASH, Status.OFFLOAD, Status.HW_OFFLOAD) | 0xffff0000;
+            Status.NAT_CLASH, Status.OFFLOAD, Status.HW_OFFLOAD, Status.SRC_NAT, Status.DST_NAT,
+            Status.SRC_NAT_DONE, Status.DST_NAT_DONE) | 0xffff0000;
 
     private final Path netns;
     /** The request handle; guarded by {@code this}, null once closed. */
@@ -149,7 +150,7 @@ public final class NfctConntrackTable implements ConntrackTable {
         ConntrackEntry[] found = new ConntrackEntry[1];
         Pointer ct = newObject("get");
         try {
-            mapper.writeKey(ct, original, null, zone);
+            mapper.writeKey(ct, original, zone);
             int errno = query(NFCT_Q_GET, ct, c -> found[0] = NfctMapper.read(c));
             if (errno == ConntrackException.ENOENT) {
                 return Optional.empty();
@@ -171,6 +172,7 @@ public final class NfctConntrackTable implements ConntrackTable {
         write("create", NFCT_Q_CREATE, entry);
     }
 
+
     @Override
     public synchronized void update(ConntrackEntry entry) {
         write("update", NFCT_Q_UPDATE, entry);
@@ -180,7 +182,7 @@ public final class NfctConntrackTable implements ConntrackTable {
         ConntrackEntry sendable = entry.toBuilder().status(entry.status() & ~KERNEL_OWNED_STATUS).build();
         Pointer ct = newObject(operation);
         try {
-            mapper.write(ct, sendable);
+            mapper.write(ct, sendable, query == NFCT_Q_CREATE);
             int errno = query(query, ct, c -> { });
             if (errno != 0) {
                 throw error(operation, errno);
@@ -194,7 +196,7 @@ public final class NfctConntrackTable implements ConntrackTable {
     public synchronized boolean delete(Tuple original, int zone) {
         Pointer ct = newObject("delete");
         try {
-            mapper.writeKey(ct, original, null, zone);
+            mapper.writeKey(ct, original, zone);
             int errno = query(NFCT_Q_DESTROY, ct, c -> { });
             if (errno == ConntrackException.ENOENT) {
                 return false;

@@ -158,8 +158,8 @@ final class NfctMapper {
 
     // ---------------------------------------------------------------- Java -> kernel
 
-    /** Sets the identity of a flow: family, both tuples, zone. Enough for get and delete. */
-    void writeKey(Pointer ct, Tuple original, Tuple reply, int zone) {
+    /** Sets the identity of a flow: family, original tuple and zone. Enough for get and delete. */
+    void writeKey(Pointer ct, Tuple original, int zone) {
         boolean v4 = original.source() instanceof Inet4Address;
         nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, (byte) (v4 ? Family.IPV4.af() : Family.IPV6.af()));
         nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, (byte) original.protocol().number());
@@ -174,28 +174,26 @@ final class NfctMapper {
             setBe16(ct, ATTR_ICMP_ID, original.icmpId());
         }
         nfct_set_attr_u16(ct, ATTR_ZONE, (short) zone);
-        if (reply == null) {
-            return;
-        }
-        // The library inverts the original into the reply (ICMP types included); NAT then
-        // overrides addresses and ports, or the ICMP id.
-        nfct_setobjopt(ct, NFCT_SOPT_SETUP_REPLY);
-        setAddress(ct, v4 ? ATTR_REPL_IPV4_SRC : ATTR_REPL_IPV6_SRC, reply.source());
-        setAddress(ct, v4 ? ATTR_REPL_IPV4_DST : ATTR_REPL_IPV6_DST, reply.destination());
-        if (original.protocol().hasPorts()) {
-            setBe16(ct, ATTR_REPL_PORT_SRC, reply.sourcePort());
-            setBe16(ct, ATTR_REPL_PORT_DST, reply.destinationPort());
-        } else if (original.protocol().isIcmp() && reply.icmpId() != original.icmpId()) {
-            setBe16(ct, ATTR_REPL_PORT_SRC, reply.icmpId());
-        }
     }
 
     /**
-     * Sets every attribute of {@code entry} a create or update sends. Labels are sent only when
-     * the entry has some: the kernel refuses labels in a namespace that never enabled them.
+     * Sets every attribute of {@code entry} that a create or update sends.
+     *
+     * <p>The reply tuple is sent as the original's inverse (the library computes it, ICMP types
+     * included). A translated reply becomes a NAT request instead, for create only: the kernel
+     * owns the NAT status bits and ignores them in a request; it sets them, and rewrites the
+     * reply tuple, only when it sets up the translation itself from the original tuple and a NAT
+     * range (as conntrackd injects NAT flows). An update cannot change NAT.
+     *
+     * <p>Labels are sent only when the entry has some: the kernel refuses labels in a namespace
+     * that never enabled them.
      */
-    void write(Pointer ct, ConntrackEntry entry) {
-        writeKey(ct, entry.original(), entry.reply(), entry.zone());
+    void write(Pointer ct, ConntrackEntry entry, boolean create) {
+        writeKey(ct, entry.original(), entry.zone());
+        nfct_setobjopt(ct, NFCT_SOPT_SETUP_REPLY);
+        if (create) {
+            writeNat(ct, entry);
+        }
         nfct_set_attr_u32(ct, ATTR_STATUS, entry.status());
         if (entry.timeout() != null) {
             nfct_set_attr_u32(ct, ATTR_TIMEOUT, (int) (long) entry.timeout());
@@ -225,6 +223,27 @@ final class NfctMapper {
         if (!entry.labels().isEmpty()) {
             nfct_set_attr(ct, ATTR_CONNLABELS, bitmask(entry.labels()));
             nfct_set_attr(ct, ATTR_CONNLABELS_MASK, bitmask(allLabelBits()));
+        }
+    }
+
+    /** The NAT request that turns the original tuple into the entry's reply tuple. */
+    private void writeNat(Pointer ct, ConntrackEntry entry) {
+        Tuple o = entry.original();
+        Tuple r = entry.reply();
+        boolean v4 = o.source() instanceof Inet4Address;
+        if (!r.destination().equals(o.source())) {
+            setAddress(ct, v4 ? ATTR_SNAT_IPV4 : ATTR_SNAT_IPV6, r.destination());
+        }
+        if (r.destinationPort() != o.sourcePort()) {
+            setBe16(ct, ATTR_SNAT_PORT, r.destinationPort());
+        } else if (o.protocol().isIcmp() && r.icmpId() != o.icmpId()) {
+            setBe16(ct, ATTR_SNAT_PORT, r.icmpId());
+        }
+        if (!r.source().equals(o.destination())) {
+            setAddress(ct, v4 ? ATTR_DNAT_IPV4 : ATTR_DNAT_IPV6, r.source());
+        }
+        if (r.sourcePort() != o.destinationPort()) {
+            setBe16(ct, ATTR_DNAT_PORT, r.sourcePort());
         }
     }
 

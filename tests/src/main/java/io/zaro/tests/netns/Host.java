@@ -1,0 +1,103 @@
+package io.zaro.tests.netns;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** One network namespace of a {@link Lab}: a host, firewall or switch of a test topology. */
+public final class Host {
+    private final Lab lab;
+    private final String name;
+
+    Host(Lab lab, String name) {
+        this.lab = lab;
+        this.name = name;
+    }
+
+    /** The namespace's name as {@code ip netns} shows it. */
+    public String name() {
+        return name;
+    }
+
+    /** Runs a command inside this namespace. */
+    public Cmd.Result exec(String... command) {
+        return Cmd.run(wrap(command));
+    }
+
+    /** Runs a command inside this namespace and fails when it does. */
+    public Cmd.Result execOk(String... command) {
+        return exec(command).ok();
+    }
+
+    /** Runs a command inside this namespace with a time limit and standard input. */
+    public Cmd.Result exec(String stdin, long timeoutSeconds, String... command) {
+        return Cmd.run(wrap(command), stdin, timeoutSeconds);
+    }
+
+    /** Starts a command inside this namespace in the background; the lab kills it when closed. */
+    public Process spawn(String... command) {
+        return lab.spawn(wrap(command));
+    }
+
+    List<String> wrap(String... command) {
+        List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", name));
+        full.addAll(Arrays.asList(command));
+        return full;
+    }
+
+    public Host up(String ifname) {
+        execOk("ip", "link", "set", ifname, "up");
+        return this;
+    }
+
+    /** Adds an address in CIDR form; IPv6 addresses skip duplicate address detection so they work at once. */
+    public Host address(String ifname, String cidr) {
+        if (cidr.contains(":")) {
+            execOk("ip", "-6", "addr", "add", cidr, "dev", ifname, "nodad");
+        } else {
+            execOk("ip", "addr", "add", cidr, "dev", ifname);
+        }
+        return this;
+    }
+
+    public Host route(String destination, String via) {
+        execOk("ip", destination.contains(":") || via.contains(":") ? "-6" : "-4", "route", "add", destination, "via", via);
+        return this;
+    }
+
+    public Host sysctl(String key, String value) {
+        execOk("sysctl", "-qw", key + "=" + value);
+        return this;
+    }
+
+    /** Loads an nftables ruleset (the text {@code nft -f} reads). */
+    public Host nft(String ruleset) {
+        Cmd.run(wrap("nft", "-f", "-"), ruleset, 30).ok();
+        return this;
+    }
+
+    /**
+     * Makes the kernel track connections in this namespace. Conntrack hooks are registered per
+     * namespace only once a rule needs them; this ruleset does, and accepts everything.
+     */
+    public Host enableConntrack() {
+        return nft("""
+                table inet zaro_track {
+                  chain pre { type filter hook prerouting priority 0; ct state new,established,related,invalid accept; }
+                  chain out { type filter hook output priority 0; ct state new,established,related,invalid accept; }
+                }
+                """);
+    }
+
+    /** Turns on IPv4 and IPv6 forwarding, as on a router. */
+    public Host forwarding() {
+        sysctl("net.ipv4.ip_forward", "1");
+        sysctl("net.ipv6.conf.all.forwarding", "1");
+        return this;
+    }
+
+    @Override
+    public String toString() {
+        return name;
+    }
+}
