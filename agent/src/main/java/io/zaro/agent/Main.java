@@ -2,6 +2,7 @@ package io.zaro.agent;
 
 import io.zaro.agent.cli.ZaroCommand;
 import io.zaro.conntrack.ConntrackException;
+import java.io.PrintWriter;
 import picocli.CommandLine;
 
 /** Entry point of the {@code zaro} command. */
@@ -15,7 +16,12 @@ public final class Main {
 
     /** Runs a command line and returns its exit code; user errors are one sentence on stderr. */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new ZaroCommand());
+        return run(new PrintWriter(System.out, true), new PrintWriter(System.err, true), args);
+    }
+
+    /** As {@link #run(String...)}, writing to the given streams. */
+    public static int run(PrintWriter out, PrintWriter err, String... args) {
+        CommandLine cli = new CommandLine(new ZaroCommand()).setOut(out).setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof ConntrackException || e instanceof IllegalArgumentException) {
                 commandLine.getErr().println("zaro: " + e.getMessage());
