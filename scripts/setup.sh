@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the system packages zaro, its tests and its demo need, on Debian (12 or later).
+# Idempotent: runs apt-get only when something is missing. Needs root.
+set -euo pipefail
+
+packages=(
+  libnetfilter-conntrack3   # the library zaro's bindings load
+  conntrack                 # conntrack-tools: the independent witness in tests and benchmarks
+  nftables                  # firewall rules in the test namespaces
+  iproute2                  # ip netns, veth, bridges, ss
+  iputils-ping              # ICMP traffic
+  socat                     # TCP and UDP traffic
+  procps                    # sysctl
+  util-linux                # setpriv: the unprivileged-user test
+)
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "setup: run as root (it installs packages with apt-get and the tests create network namespaces)" >&2
+  exit 1
+fi
+for tool in java mvn; do
+  if ! command -v "$tool" >/dev/null; then
+    echo "setup: '$tool' is missing: install a JDK 17 and Maven first (apt-get install openjdk-17-jdk-headless maven)" >&2
+    exit 1
+  fi
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if (( ${#missing[@]} )); then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "setup: system packages present"
