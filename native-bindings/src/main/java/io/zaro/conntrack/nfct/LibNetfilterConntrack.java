@@ -1,6 +1,5 @@
 package io.zaro.conntrack.nfct;
 
-import com.sun.jna.Callback;
 import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
@@ -29,17 +28,6 @@ final class LibNetfilterConntrack {
     static final int NF_NETLINK_CONNTRACK_NEW = 0x1;
     static final int NF_NETLINK_CONNTRACK_UPDATE = 0x2;
     static final int NF_NETLINK_CONNTRACK_DESTROY = 0x4;
-
-    // enum nf_conntrack_msg_type
-    static final int NFCT_T_NEW = 1;
-    static final int NFCT_T_UPDATE = 2;
-    static final int NFCT_T_DESTROY = 4;
-    static final int NFCT_T_ALL = 7;
-
-    // callback verdicts
-    static final int NFCT_CB_FAILURE = -1;
-    static final int NFCT_CB_STOP = 0;
-    static final int NFCT_CB_CONTINUE = 1;
 
     // enum nf_conntrack_query
     static final int NFCT_Q_CREATE = 0;
@@ -110,25 +98,6 @@ final class LibNetfilterConntrack {
     /** The underlying libnfnetlink handle (owned by the nfct handle). */
     static native Pointer nfct_nfnlh(Pointer handle);
 
-    interface EntryCallback extends Callback {
-        /** Return an NFCT_CB_* verdict; {@code ct} is freed after the call unless STOLEN. */
-        int invoke(int type, Pointer ct, Pointer data);
-    }
-
-    interface MessageCallback extends Callback {
-        /** As {@link EntryCallback}, plus the netlink header the entry came in ({@code nlmsg_pid} at offset 12). */
-        int invoke(Pointer nlh, int type, Pointer ct, Pointer data);
-    }
-
-    /** Registers the callback for the given message types, replacing any previous one. -1 on failure. */
-    static native int nfct_callback_register(Pointer handle, int type, EntryCallback cb, Pointer data);
-
-    static native void nfct_callback_unregister(Pointer handle);
-
-    static native int nfct_callback_register2(Pointer handle, int type, MessageCallback cb, Pointer data);
-
-    static native void nfct_callback_unregister2(Pointer handle);
-
     /** Allocates an empty conntrack object; NULL when out of memory. Free with {@link #nfct_destroy}. */
     static native Pointer nfct_new();
 
@@ -149,14 +118,17 @@ final class LibNetfilterConntrack {
     static native int nfct_setobjopt(Pointer ct, int option);
 
     /**
-     * Sends a query and processes the answer through the registered callback.
-     * {@code data} is a conntrack object, or a pointer to a u32 family for DUMP and FLUSH.
-     * -1 on failure, errno set.
+     * Builds and sends a query without reading the answer (the caller reads it from
+     * {@link #nfct_fd}). {@code data} is a conntrack object, or a pointer to a u32 family for DUMP
+     * and FLUSH. Every query but DUMP asks for an acknowledgement. -1 on failure, errno set.
      */
-    static native int nfct_query(Pointer handle, int query, Pointer data);
+    static native int nfct_send(Pointer handle, int query, Pointer data);
 
-    /** Receives and dispatches events until a callback stops or an error: -1 with errno (ENOBUFS on overrun, EAGAIN on receive timeout). */
-    static native int nfct_catch(Pointer handle);
+    /**
+     * Appends the nfgenmsg header and the attributes of {@code ct} to the netlink message at
+     * {@code nlh}, whose nlmsg_len must be set; updates nlmsg_len. The caller provides the room.
+     */
+    static native int nfct_nlmsg_build(Pointer nlh, Pointer ct);
 
     static native Pointer nfct_bitmask_new(int maxbit);
 

@@ -28,6 +28,9 @@ final class Libc {
     /** Moves the calling thread (only) into the namespace behind {@code fd}. */
     static native int setns(int fd, int nstype);
 
+    /** Receives one datagram into {@code buf}; its length, or -1 with errno. */
+    static native long recv(int fd, Pointer buf, long len, int flags);
+
     static native int setsockopt(int fd, int level, int optname, Pointer optval, int optlen);
 
     static native String strerror(int errnum);

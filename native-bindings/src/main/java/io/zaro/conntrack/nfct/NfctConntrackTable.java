@@ -6,6 +6,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import io.zaro.conntrack.ConntrackEntry;
+import io.zaro.conntrack.ConntrackEvent;
 import io.zaro.conntrack.ConntrackEventListener;
 import io.zaro.conntrack.ConntrackException;
 import io.zaro.conntrack.ConntrackTable;
@@ -20,7 +21,10 @@ import java.util.function.Consumer;
 
 /**
  * {@link ConntrackTable} on libnetfilter_conntrack: one netlink request socket, used under this
- * object's lock, plus one socket and thread per event subscription.
+ * object's lock, plus one socket and thread per event subscription. The library opens the
+ * sockets, subscribes, and builds and sends requests; answers and events are received a
+ * datagram at a time and parsed in Java ({@link CtNetlink}), which spares a native call per
+ * entry and attribute.
  */
 public final class NfctConntrackTable implements ConntrackTable {
     /** Status bits only the kernel may set; create and update never send them. */
@@ -36,11 +40,14 @@ public final class NfctConntrackTable implements ConntrackTable {
     /** A u32 family argument for dump and flush; guarded by {@code this}. */
     private final Memory familyArg = new Memory(4);
     private final int portId;
+    /** Reads the answers of the request socket; guarded by {@code this}. */
+    private final NetlinkReceiver receiver;
 
     private NfctConntrackTable(Path netns, Pointer handle) {
         this.netns = netns;
         this.handle = handle;
         this.portId = Nfnl.nfnl_portid(nfct_nfnlh(handle));
+        this.receiver = new NetlinkReceiver(nfct_fd(handle));
     }
 
     /**
@@ -108,38 +115,67 @@ public final class NfctConntrackTable implements ConntrackTable {
         return handle;
     }
 
-    /** Runs a query whose answer entries go to {@code sink}; the first exception of the sink is rethrown after the whole answer was read. */
-    private int query(int query, Pointer arg, Consumer<Pointer> sink) {
+    /**
+     * Sends a query through the library and reads its answer here, until the kernel's final
+     * acknowledgement (or the end of a dump). Answer entries go to {@code sink}; the first
+     * exception of the sink or of parsing is rethrown after the whole answer was read, so that
+     * no part of it is left in the socket for the next query.
+     *
+     * @return 0, or the errno the kernel answered with
+     */
+    private int query(int query, Pointer arg, Consumer<ConntrackEntry> sink) {
         Pointer h = handle();
+        if (nfct_send(h, query, arg) < 0) {
+            return Native.getLastError();
+        }
+        int[] result = {-1};
         RuntimeException[] failure = new RuntimeException[1];
-        EntryCallback callback = (type, ct, data) -> {
-            // Never stop early: a stopped dump would leave its remaining parts in the socket.
-            if (failure[0] == null) {
-                try {
-                    sink.accept(ct);
-                } catch (RuntimeException e) {
-                    failure[0] = e;
+        CtNetlink.Sink answer = new CtNetlink.Sink() {
+            @Override
+            public void entry(ConntrackEvent.Type type, ConntrackEntry entry, int portId) {
+                if (failure[0] == null) {
+                    try {
+                        sink.accept(entry);
+                    } catch (RuntimeException e) {
+                        failure[0] = e;
+                    }
                 }
             }
-            return NFCT_CB_CONTINUE;
-        };
-        nfct_callback_register(h, NFCT_T_ALL, callback, null);
-        try {
-            int rc = nfct_query(h, query, arg);
-            int errno = rc < 0 ? Native.getLastError() : 0;
-            if (failure[0] != null) {
-                throw failure[0];
+
+            @Override
+            public void error(int errno, int seq) {
+                result[0] = errno;
             }
-            return errno;
-        } finally {
-            nfct_callback_unregister(h);
+
+            @Override
+            public void done(boolean interrupted) {
+                result[0] = 0;
+            }
+        };
+        while (result[0] < 0) {
+            int errno;
+            try {
+                errno = receiver.receive(answer);
+            } catch (RuntimeException e) {
+                if (failure[0] == null) {
+                    failure[0] = e;
+                }
+                continue;
+            }
+            if (errno != 0 && errno != Libc.EINTR) {
+                return errno;
+            }
         }
+        if (failure[0] != null) {
+            throw failure[0];
+        }
+        return result[0];
     }
 
     @Override
     public synchronized void dump(Family family, Consumer<ConntrackEntry> sink) {
         familyArg.setInt(0, family.af());
-        int errno = query(NFCT_Q_DUMP, familyArg, ct -> sink.accept(NfctMapper.read(ct)));
+        int errno = query(NFCT_Q_DUMP, familyArg, sink);
         if (errno != 0) {
             throw error("dump", errno);
         }
@@ -151,7 +187,7 @@ public final class NfctConntrackTable implements ConntrackTable {
         Pointer ct = newObject("get");
         try {
             mapper.writeKey(ct, original, zone);
-            int errno = query(NFCT_Q_GET, ct, c -> found[0] = NfctMapper.read(c));
+            int errno = query(NFCT_Q_GET, ct, e -> found[0] = e);
             if (errno == ConntrackException.ENOENT) {
                 return Optional.empty();
             }

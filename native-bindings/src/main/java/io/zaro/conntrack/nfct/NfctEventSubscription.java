@@ -5,6 +5,7 @@ import static io.zaro.conntrack.nfct.LibNetfilterConntrack.*;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
+import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.ConntrackEvent;
 import io.zaro.conntrack.ConntrackEventListener;
 import io.zaro.conntrack.ConntrackException;
@@ -22,7 +23,6 @@ import org.slf4j.LoggerFactory;
 final class NfctEventSubscription implements EventSubscription {
     private static final Logger log = LoggerFactory.getLogger(NfctEventSubscription.class);
     static final int POLL_MILLIS = 200;
-    private static final int NLMSG_PID_OFFSET = 12;
 
     /** Owned by the reader thread; closed by it on exit. */
     private final Pointer handle;
@@ -32,14 +32,11 @@ final class NfctEventSubscription implements EventSubscription {
     private final AtomicLong losses = new AtomicLong();
     private volatile boolean closing;
     private final Thread reader;
-    /** Strong reference: the native side holds only a pointer to it. */
-    private final MessageCallback callback;
 
     private NfctEventSubscription(Pointer handle, int receiveBufferBytes, ConntrackEventListener listener) {
         this.handle = handle;
         this.listener = listener;
         this.receiveBufferBytes = receiveBufferBytes;
-        this.callback = this::onMessage;
         this.reader = new Thread(this::run, "zaro-conntrack-events");
         this.reader.setDaemon(true);
     }
@@ -59,9 +56,6 @@ final class NfctEventSubscription implements EventSubscription {
             int granted = Nfnl.nfnl_rcvbufsiz(nfct_nfnlh(h), options.receiveBufferBytes());
             setReceiveTimeout(nfct_fd(h));
             NfctEventSubscription s = new NfctEventSubscription(h, granted, listener);
-            if (nfct_callback_register2(h, NFCT_T_ALL, s.callback, null) < 0) {
-                throw NfctConntrackTable.error("listen", Native.getLastError());
-            }
             s.reader.start();
             return s;
         } catch (RuntimeException e) {
@@ -80,34 +74,42 @@ final class NfctEventSubscription implements EventSubscription {
         }
     }
 
-    private int onMessage(Pointer nlh, int type, Pointer ct, Pointer data) {
+    /** Owned by the reader thread. */
+    private void deliver(ConntrackEvent.Type type, ConntrackEntry entry, int portId) {
+        events.incrementAndGet();
         try {
-            ConntrackEvent.Type t = switch (type) {
-                case NFCT_T_NEW -> ConntrackEvent.Type.NEW;
-                case NFCT_T_UPDATE -> ConntrackEvent.Type.UPDATE;
-                case NFCT_T_DESTROY -> ConntrackEvent.Type.DESTROY;
-                default -> null;
-            };
-            if (t != null) {
-                ConntrackEvent event = new ConntrackEvent(t, NfctMapper.read(ct), nlh.getInt(NLMSG_PID_OFFSET));
-                events.incrementAndGet();
-                listener.onEvent(event);
-            }
+            listener.onEvent(new ConntrackEvent(type, entry, portId));
         } catch (RuntimeException e) {
-            // A listener's or mapper's failure must not stop the reader: log and go on.
-            log.warn("conntrack event dropped: {}", e.toString());
+            // A listener's failure must not stop the reader: log and go on.
+            log.warn("conntrack event listener failed: {}", e.toString());
         }
-        return closing ? NFCT_CB_STOP : NFCT_CB_CONTINUE;
     }
 
     private void run() {
+        NetlinkReceiver receiver = new NetlinkReceiver(nfct_fd(handle));
+        CtNetlink.Sink sink = new CtNetlink.Sink() {
+            @Override
+            public void entry(ConntrackEvent.Type type, ConntrackEntry entry, int portId) {
+                deliver(type, entry, portId);
+            }
+
+            @Override
+            public void error(int errno, int seq) {
+            }
+
+            @Override
+            public void done(boolean interrupted) {
+            }
+        };
         try {
             while (!closing) {
-                int rc = nfct_catch(handle);
-                if (rc >= 0) {
+                int errno;
+                try {
+                    errno = receiver.receive(sink);
+                } catch (RuntimeException e) {
+                    log.warn("malformed conntrack event dropped: {}", e.toString());
                     continue;
                 }
-                int errno = Native.getLastError();
                 if (errno == ConntrackException.ENOBUFS) {
                     long n = losses.incrementAndGet();
                     log.warn("conntrack events lost: receive buffer of {} bytes overran (overrun #{})", receiveBufferBytes, n);
@@ -116,7 +118,7 @@ final class NfctEventSubscription implements EventSubscription {
                     } catch (RuntimeException e) {
                         log.warn("event-loss listener failed: {}", e.toString());
                     }
-                } else if (errno != Libc.EAGAIN && errno != Libc.EINTR && !closing) {
+                } else if (errno != 0 && errno != Libc.EAGAIN && errno != Libc.EINTR && !closing) {
                     ConntrackException error = NfctConntrackTable.error("listen", errno);
                     log.error(error.getMessage());
                     listener.onFailure(error);
@@ -124,7 +126,6 @@ final class NfctEventSubscription implements EventSubscription {
                 }
             }
         } finally {
-            nfct_callback_unregister2(handle);
             nfct_close(handle);
         }
     }

@@ -6,157 +6,24 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.Family;
-import io.zaro.conntrack.IpProtocol;
 import io.zaro.conntrack.SctpInfo;
-import io.zaro.conntrack.SctpState;
 import io.zaro.conntrack.TcpInfo;
-import io.zaro.conntrack.TcpState;
 import io.zaro.conntrack.Tuple;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Maps {@link ConntrackEntry} values to and from libnetfilter_conntrack's {@code nf_conntrack}
- * objects. Not thread-safe: each instance owns a scratch buffer for attribute values.
+ * Maps {@link ConntrackEntry} values to libnetfilter_conntrack's {@code nf_conntrack} objects, for
+ * the library to build requests from (the way back is {@link CtNetlink}). Not thread-safe: each
+ * instance owns a scratch buffer for attribute values.
  */
 final class NfctMapper {
     private static final int LABEL_BITS = ConntrackEntry.MAX_LABEL_BIT + 1;
 
     /** Attribute values are copied out of this buffer by nfct_set_attr. */
     private final Memory scratch = new Memory(32);
-
-    // ---------------------------------------------------------------- kernel -> Java
-
-    /** Reads a conntrack object into a value. */
-    static ConntrackEntry read(Pointer ct) {
-        int af = u8(ct, ATTR_ORIG_L3PROTO);
-        boolean v4 = af == Family.IPV4.af();
-        if (!v4 && af != Family.IPV6.af()) {
-            throw new IllegalStateException("conntrack entry of unknown address family " + af);
-        }
-        IpProtocol protocol = new IpProtocol(u8(ct, ATTR_ORIG_L4PROTO));
-        Tuple original = readTuple(ct, protocol, v4, true);
-        Tuple reply = readTuple(ct, protocol, v4, false);
-        ConntrackEntry.Builder b = ConntrackEntry.builder(original).reply(reply);
-
-        Pointer p;
-        if ((p = nfct_get_attr(ct, ATTR_STATUS)) != null) {
-            b.status(p.getInt(0));
-        }
-        if ((p = nfct_get_attr(ct, ATTR_TIMEOUT)) != null) {
-            b.timeout(Integer.toUnsignedLong(p.getInt(0)));
-        }
-        if ((p = nfct_get_attr(ct, ATTR_MARK)) != null) {
-            b.mark(Integer.toUnsignedLong(p.getInt(0)));
-        }
-        if ((p = nfct_get_attr(ct, ATTR_ZONE)) != null) {
-            b.zone(Short.toUnsignedInt(p.getShort(0)));
-        }
-        if ((p = nfct_get_attr(ct, ATTR_ID)) != null) {
-            b.id(Integer.toUnsignedLong(p.getInt(0)));
-        }
-        if ((p = nfct_get_attr(ct, ATTR_USE)) != null) {
-            b.use(Integer.toUnsignedLong(p.getInt(0)));
-        }
-        if ((p = nfct_get_attr(ct, ATTR_HELPER_NAME)) != null) {
-            String helper = p.getString(0, "US-ASCII");
-            b.helper(helper.isEmpty() ? null : helper);
-        }
-        if ((p = nfct_get_attr(ct, ATTR_CONNLABELS)) != null) {
-            b.labels(readLabels(p));
-        }
-        if (protocol.equals(IpProtocol.TCP) && (p = nfct_get_attr(ct, ATTR_TCP_STATE)) != null) {
-            b.tcp(new TcpInfo(TcpState.fromKernel(Byte.toUnsignedInt(p.getByte(0))),
-                    optU8(ct, ATTR_TCP_WSCALE_ORIG), optU8(ct, ATTR_TCP_WSCALE_REPL),
-                    optU8(ct, ATTR_TCP_FLAGS_ORIG), optU8(ct, ATTR_TCP_FLAGS_REPL)));
-        }
-        if (protocol.equals(IpProtocol.SCTP) && (p = nfct_get_attr(ct, ATTR_SCTP_STATE)) != null) {
-            b.sctp(new SctpInfo(SctpState.fromKernel(Byte.toUnsignedInt(p.getByte(0))),
-                    optU32(ct, ATTR_SCTP_VTAG_ORIG), optU32(ct, ATTR_SCTP_VTAG_REPL)));
-        }
-        return b.build();
-    }
-
-    private static Tuple readTuple(Pointer ct, IpProtocol protocol, boolean v4, boolean orig) {
-        int srcAttr = v4 ? (orig ? ATTR_ORIG_IPV4_SRC : ATTR_REPL_IPV4_SRC) : (orig ? ATTR_ORIG_IPV6_SRC : ATTR_REPL_IPV6_SRC);
-        InetAddress src = address(ct, srcAttr, v4);
-        InetAddress dst = address(ct, srcAttr + 1, v4);
-        if (protocol.hasPorts()) {
-            return Tuple.ofPorts(src, dst, protocol,
-                    be16(ct, orig ? ATTR_ORIG_PORT_SRC : ATTR_REPL_PORT_SRC),
-                    be16(ct, orig ? ATTR_ORIG_PORT_DST : ATTR_REPL_PORT_DST));
-        }
-        if (protocol.isIcmp()) {
-            if (orig) {
-                return Tuple.ofIcmp(src, dst, protocol, optU8(ct, ATTR_ICMP_TYPE), optU8(ct, ATTR_ICMP_CODE),
-                        be16(ct, ATTR_ICMP_ID));
-            }
-            // libnetfilter_conntrack keeps the reply's ICMP id, type and code in the reply port
-            // fields (a union); they are set only when the kernel sent a reply ICMP tuple.
-            Pointer id = nfct_get_attr(ct, ATTR_REPL_PORT_SRC);
-            Pointer typeCode = nfct_get_attr(ct, ATTR_REPL_PORT_DST);
-            Tuple inverse = readTuple(ct, protocol, v4, true).inverse();
-            return Tuple.ofIcmp(src, dst, protocol,
-                    typeCode == null ? inverse.icmpType() : Byte.toUnsignedInt(typeCode.getByte(0)),
-                    typeCode == null ? inverse.icmpCode() : Byte.toUnsignedInt(typeCode.getByte(1)),
-                    id == null ? inverse.icmpId() : be16(id));
-        }
-        return new Tuple(src, dst, protocol, 0, 0, 0, 0, 0);
-    }
-
-    private static InetAddress address(Pointer ct, int attr, boolean v4) {
-        Pointer p = nfct_get_attr(ct, attr);
-        byte[] raw = p == null ? new byte[v4 ? 4 : 16] : p.getByteArray(0, v4 ? 4 : 16);
-        try {
-            return InetAddress.getByAddress(raw);
-        } catch (UnknownHostException e) {
-            throw new IllegalStateException("impossible address length", e);
-        }
-    }
-
-    private static List<Integer> readLabels(Pointer bitmask) {
-        int max = Math.min(nfct_bitmask_maxbit(bitmask), ConntrackEntry.MAX_LABEL_BIT);
-        List<Integer> bits = new ArrayList<>();
-        for (int bit = 0; bit <= max; bit++) {
-            if (nfct_bitmask_test_bit(bitmask, bit) != 0) {
-                bits.add(bit);
-            }
-        }
-        return bits;
-    }
-
-    private static int u8(Pointer ct, int attr) {
-        Pointer p = nfct_get_attr(ct, attr);
-        if (p == null) {
-            throw new IllegalStateException("conntrack entry without attribute " + attr);
-        }
-        return Byte.toUnsignedInt(p.getByte(0));
-    }
-
-    private static int optU8(Pointer ct, int attr) {
-        Pointer p = nfct_get_attr(ct, attr);
-        return p == null ? 0 : Byte.toUnsignedInt(p.getByte(0));
-    }
-
-    private static long optU32(Pointer ct, int attr) {
-        Pointer p = nfct_get_attr(ct, attr);
-        return p == null ? 0 : Integer.toUnsignedLong(p.getInt(0));
-    }
-
-    /** A 16-bit value stored in network byte order. */
-    private static int be16(Pointer ct, int attr) {
-        Pointer p = nfct_get_attr(ct, attr);
-        return p == null ? 0 : be16(p);
-    }
-
-    private static int be16(Pointer p) {
-        return ((p.getByte(0) & 0xff) << 8) | (p.getByte(1) & 0xff);
-    }
-
-    // ---------------------------------------------------------------- Java -> kernel
 
     /** Sets the identity of a flow: family, original tuple and zone. Enough for get and delete. */
     void writeKey(Pointer ct, Tuple original, int zone) {
