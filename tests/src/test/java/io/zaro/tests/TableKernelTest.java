@@ -206,16 +206,46 @@ class TableKernelTest {
     }
 
     @Test
+    void createAllBatchesAndAnswersPerEntry() {
+        List<ConntrackEntry> entries = new java.util.ArrayList<>(everyAttribute());
+        for (int i = 0; i < 1000; i++) { // several datagrams' worth
+            entries.add(ConntrackEntry.builder(Tuple.ofPorts(ip("fd00::1"), ip("fd00::2"), IpProtocol.UDP, 1 + i, 53))
+                    .timeout(100).mark(i).build());
+        }
+        entries.add(everyAttribute().get(2)); // a duplicate of an earlier entry of the same batch
+
+        io.zaro.conntrack.BatchResult result = table.createAll(entries);
+
+        assertEquals(entries.size(), result.size());
+        assertEquals(entries.size() - 1, result.succeeded());
+        assertEquals(ConntrackException.EEXIST, result.errno(entries.size() - 1), "the duplicate is refused");
+        Map<String, ConntrackEntry> dumped = byKey(table.dump(Family.ALL));
+        assertEquals(entries.size() - 1, dumped.size());
+        for (ConntrackEntry want : entries) {
+            ConntrackEntry got = dumped.get(key(want));
+            assertEquals(want.reply(), got.reply(), "NAT set up as for create: " + want);
+            assertEquals(want.mark(), got.mark());
+            assertEquals(want.labels(), got.labels());
+            assertEquals(want.tcp(), got.tcp());
+            assertEquals(want.status(), got.status() & want.status());
+        }
+        assertThrows(IllegalArgumentException.class, () -> table.createAll(List.of(
+                ConntrackEntry.builder(Tuple.ofPorts(ip("10.8.0.1"), ip("10.8.0.2"), IpProtocol.UDP, 1, 2)).build())),
+                "every entry needs a timeout");
+    }
+
+    @Test
     void dumpOf100000EntriesIsComplete() {
         int n = 100_000;
-        host.sysctl("net.netfilter.nf_conntrack_max", "0"); // 0: no limit in this namespace where supported
+        List<ConntrackEntry> entries = new java.util.ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            table.create(ConntrackEntry.builder(Tuple.ofPorts(ip("10.0.0.1"),
+            entries.add(ConntrackEntry.builder(Tuple.ofPorts(ip("10.0.0.1"),
                             ip("10." + (1 + i / 65536) + "." + (i / 256 % 256) + "." + (i % 256)),
                             IpProtocol.TCP, 10000 + i % 50000, 80))
                     .status(Status.SEEN_REPLY, Status.ASSURED).tcp(TcpInfo.of(TcpState.ESTABLISHED))
                     .timeout(600).build());
         }
+        assertEquals(n, table.createAll(entries).succeeded());
         long[] count = {0};
         java.util.Set<String> keys = new java.util.HashSet<>();
         table.dump(Family.ALL, e -> {

@@ -31,6 +31,9 @@ final class Libc {
     /** Receives one datagram into {@code buf}; its length, or -1 with errno. */
     static native long recv(int fd, Pointer buf, long len, int flags);
 
+    /** Sends {@code len} bytes as one datagram; the bytes sent, or -1 with errno. */
+    static native long send(int fd, Pointer buf, long len, int flags);
+
     static native int setsockopt(int fd, int level, int optname, Pointer optval, int optlen);
 
     static native String strerror(int errnum);

@@ -15,7 +15,9 @@ import io.zaro.conntrack.EventSubscription;
 import io.zaro.conntrack.Family;
 import io.zaro.conntrack.Status;
 import io.zaro.conntrack.Tuple;
+import io.zaro.conntrack.BatchResult;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
 
@@ -40,12 +42,29 @@ public final class NfctConntrackTable implements ConntrackTable {
     /** A u32 family argument for dump and flush; guarded by {@code this}. */
     private final Memory familyArg = new Memory(4);
     private final int portId;
+    /** Batched requests are built here; guarded by {@code this}. */
+    private final Memory batch = new Memory(BATCH_BYTES);
+    /** Sequence numbers of batched requests; guarded by {@code this}. */
+    private int nextSeq = 1 << 30;
     /** Reads the answers of the request socket; guarded by {@code this}. */
     private final NetlinkReceiver receiver;
+
+    /**
+     * One batch datagram: below the socket's default send buffer (netlink refuses a datagram
+     * larger than sk_sndbuf - 32).
+     */
+    static final int BATCH_BYTES = 128 * 1024;
+    /** Room kept for one create request; the largest (IPv6, labels, helper, NAT) is under 400 bytes. */
+    static final int MAX_REQUEST_BYTES = 1024;
+    /** The request socket's receive buffer: holds the acknowledgements of a whole batch. */
+    static final int REQUEST_RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+    private static final int NLM_F_REQUEST = 0x1;
+    private static final int NLM_F_ACK = 0x4;
 
     private NfctConntrackTable(Path netns, Pointer handle) {
         this.netns = netns;
         this.handle = handle;
+        Nfnl.nfnl_rcvbufsiz(nfct_nfnlh(handle), REQUEST_RECEIVE_BUFFER_BYTES);
         this.portId = Nfnl.nfnl_portid(nfct_nfnlh(handle));
         this.receiver = new NetlinkReceiver(nfct_fd(handle));
     }
@@ -208,6 +227,84 @@ public final class NfctConntrackTable implements ConntrackTable {
         write("create", NFCT_Q_CREATE, entry);
     }
 
+
+    @Override
+    public synchronized BatchResult createAll(List<ConntrackEntry> entries) {
+        for (ConntrackEntry e : entries) {
+            if (e.timeout() == null) {
+                throw new IllegalArgumentException("a conntrack entry needs a timeout to be created: " + e);
+            }
+        }
+        int[] errnos = new int[entries.size()];
+        int from = 0;
+        while (from < entries.size()) {
+            from = sendBatch(entries, from, errnos);
+        }
+        return new BatchResult(errnos);
+    }
+
+    /**
+     * Builds create requests from {@code entries[from..]} into one datagram, as many as fit,
+     * sends it and reads one acknowledgement per request (matched by sequence number).
+     *
+     * @return the index of the first entry not sent
+     */
+    private int sendBatch(List<ConntrackEntry> entries, int from, int[] errnos) {
+        Pointer h = handle();
+        int seqBase = nextSeq;
+        int offset = 0;
+        int i = from;
+        while (i < entries.size() && offset + MAX_REQUEST_BYTES <= BATCH_BYTES) {
+            ConntrackEntry e = entries.get(i);
+            Pointer nlh = batch.share(offset);
+            batch.setMemory(offset, MAX_REQUEST_BYTES, (byte) 0);
+            nlh.setInt(0, CtNetlink.NLMSG_HDRLEN + CtNetlink.NFGENMSG_LEN);
+            nlh.setShort(4, (short) (CtNetlink.SUBSYS_CTNETLINK << 8 | CtNetlink.IPCTNL_MSG_CT_NEW));
+            nlh.setShort(6, (short) (NLM_F_REQUEST | NLM_F_ACK | CtNetlink.NLM_F_CREATE | CtNetlink.NLM_F_EXCL));
+            nlh.setInt(8, seqBase + (i - from));
+            nlh.setByte(CtNetlink.NLMSG_HDRLEN, (byte) e.family().af());
+            Pointer ct = newObject("create");
+            try {
+                mapper.write(ct, e.toBuilder().status(e.status() & ~KERNEL_OWNED_STATUS).build(), true);
+                nfct_nlmsg_build(nlh, ct);
+            } finally {
+                nfct_destroy(ct);
+            }
+            offset += CtNetlink.align4(nlh.getInt(0));
+            i++;
+        }
+        int count = i - from;
+        nextSeq += count;
+        if (Libc.send(nfct_fd(h), batch, offset, 0) < 0) {
+            throw error("create", Native.getLastError());
+        }
+        int[] acked = {0};
+        CtNetlink.Sink acks = new CtNetlink.Sink() {
+            @Override
+            public void entry(ConntrackEvent.Type type, ConntrackEntry entry, int portId) {
+            }
+
+            @Override
+            public void error(int errno, int seq) {
+                int index = seq - seqBase;
+                if (index >= 0 && index < count) {
+                    errnos[from + index] = errno;
+                    acked[0]++;
+                }
+            }
+
+            @Override
+            public void done(boolean interrupted) {
+            }
+        };
+        while (acked[0] < count) {
+            int errno = receiver.receive(acks);
+            if (errno != 0 && errno != Libc.EINTR) {
+                throw error("create", errno);
+            }
+        }
+        return i;
+    }
 
     @Override
     public synchronized void update(ConntrackEntry entry) {

@@ -41,7 +41,8 @@ import java.util.stream.Stream;
  * namespace, and prints the figures as a Markdown table. It measures, with the wall clock:
  *
  * <ol>
- *   <li><b>insert</b> of {@value #DEFAULT_ENTRIES} entries: {@code table.create(entry)} in a loop
+ *   <li><b>insert</b> of {@value #DEFAULT_ENTRIES} entries: {@code table.create(entry)} in a loop,
+ *       and {@code table.createAll(entries)}, which packs many requests into each netlink message,
  *       against {@code conntrack -R FILE} (the file holds {@code conntrack -L -o save} lines);
  *       the table is flushed in between and its size checked with {@code conntrack -C};</li>
  *   <li><b>dump</b> of those entries: {@code table.dump(Family.ALL, consumer)} against
@@ -140,6 +141,7 @@ public final class ConntrackBenchmark {
         Path loadFile = writeLoadFile("insert.save", flows);
 
         insertWithZaro(flows);
+        insertWithZaroBatched(flows);
         dumpWithZaro();
         dumpWithConntrack();
         insertWithConntrack(loadFile);
@@ -161,6 +163,18 @@ public final class ConntrackBenchmark {
         long inTable = tableCount();
         add(new Row("insert " + number(entries), "zaro `table.create(entry)` loop",
                 number(inTable) + " in table", inTable, seconds, checkCount(inTable)));
+    }
+
+    private void insertWithZaroBatched(List<Flow> flows) {
+        table.flush(Family.ALL);
+        List<ConntrackEntry> toCreate = flows.stream().map(Flow::entry).toList();
+        long t0 = System.nanoTime();
+        int created = table.createAll(toCreate).succeeded();
+        double seconds = secondsSince(t0);
+        long inTable = tableCount();
+        add(new Row("insert " + number(entries), "zaro `table.createAll(entries)` (batched)",
+                number(inTable) + " in table", inTable, seconds,
+                checkCount(inTable) + (created == entries ? "" : "; kernel refused " + number(entries - created))));
     }
 
     private void insertWithConntrack(Path loadFile) {
