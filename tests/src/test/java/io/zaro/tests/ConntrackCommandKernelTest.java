@@ -16,6 +16,7 @@ import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -113,5 +114,20 @@ class ConntrackCommandKernelTest {
         assertEquals("zaro: conntrack dump is not permitted: run zaro as root or give it CAP_NET_ADMIN "
                 + "(Operation not permitted)", unprivileged.stderr().strip());
         assertFalse(unprivileged.stderr().contains("\tat "), "no stack trace");
+    }
+
+    @Test
+    void aMissingLibraryGetsOneSentenceNamingThePackage() {
+        // Hide the library in a private mount namespace only: the machine itself is not touched.
+        String lib = Stream.of("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib")
+                .map(d -> Path.of(d, "libnetfilter_conntrack.so.3")).filter(Files::exists)
+                .findFirst().orElseThrow().toString();
+        Cmd.Result r = Cmd.run(List.of("unshare", "-m", "sh", "-c", "mount --bind /dev/null " + lib
+                + " && exec java -jar " + JAR + " conntrack list"), null, 60);
+        assertEquals(1, r.exitCode(), r.stderr());
+        String[] lines = r.stderr().strip().split("\n");
+        assertEquals(1, lines.length, r.stderr());
+        assertTrue(lines[0].startsWith("zaro: libnetfilter_conntrack.so.3 could not be loaded: install it with "
+                + "`apt-get install libnetfilter-conntrack3` ("), lines[0]);
     }
 }

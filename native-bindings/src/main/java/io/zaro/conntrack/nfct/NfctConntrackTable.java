@@ -93,12 +93,16 @@ public final class NfctConntrackTable implements ConntrackTable {
         }
     }
 
+    /** The loader's own reason (such as "file too short"), from the innermost cause's second line on. */
     private static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null) {
             t = t.getCause();
         }
-        return String.valueOf(t.getMessage()).lines().findFirst().orElse("");
+        java.util.List<String> lines = String.valueOf(t.getMessage()).lines().map(String::strip)
+                .filter(l -> !l.isEmpty() && !l.startsWith("Unable to load library") && !l.contains("resource path"))
+                .toList();
+        return lines.isEmpty() ? "not found" : lines.get(0);
     }
 
     static Pointer openHandle(int groups, String operation) {
