@@ -82,7 +82,10 @@ class TableKernelTest {
                         .status(seenAssured).sctp(new SctpInfo(SctpState.ESTABLISHED, 0xdeadbeefL, 0x01020304L))
                         .timeout(300).build(),
                 ConntrackEntry.builder(Tuple.ofPorts(ip("fd00::1"), ip("fd00::2"), IpProtocol.TCP, 1, 22))
-                        .status(seenAssured).tcp(TcpInfo.of(TcpState.ESTABLISHED)).timeout(600).build());
+                        .status(seenAssured).tcp(TcpInfo.of(TcpState.ESTABLISHED)).timeout(600).build(),
+                // GRE (CONFIG_NF_CT_PROTO_GRE): keys travel in the port fields
+                ConntrackEntry.builder(Tuple.ofPorts(ip("10.0.0.1"), ip("10.0.0.2"), IpProtocol.GRE, 0x1234, 0x5678))
+                        .status(Status.SEEN_REPLY).timeout(600).mark(47).build());
     }
 
     @Test
