@@ -18,6 +18,7 @@ final class Libc {
     static final int CLONE_NEWNET = 0x40000000;
     static final int SOL_SOCKET = 1;
     static final int SO_RCVTIMEO = 20;
+    static final int MSG_DONTWAIT = 0x40;
     static final int EINTR = 4;
     static final int EAGAIN = 11;
 

@@ -29,7 +29,39 @@ final class NetlinkReceiver {
      *     ENOBUFS when the kernel dropped messages, EINTR)
      */
     int receive(CtNetlink.Sink sink) {
-        long n = Libc.recv(fd, buffer, BUFFER_BYTES, 0);
+        return receive(sink, 0);
+    }
+
+    /** Discards whatever is queued on the socket without waiting: the rest of an aborted answer. */
+    void drain() {
+        CtNetlink.Sink ignore = new CtNetlink.Sink() {
+            @Override
+            public void entry(io.zaro.conntrack.ConntrackEvent.Type type, io.zaro.conntrack.ConntrackEntry entry, int portId) {
+            }
+
+            @Override
+            public void error(int errno, int seq) {
+            }
+
+            @Override
+            public void done(boolean interrupted) {
+            }
+        };
+        while (true) {
+            int errno;
+            try {
+                errno = receive(ignore, Libc.MSG_DONTWAIT);
+            } catch (RuntimeException e) {
+                continue;
+            }
+            if (errno != 0 && errno != Libc.EINTR) {
+                return;
+            }
+        }
+    }
+
+    private int receive(CtNetlink.Sink sink, int flags) {
+        long n = Libc.recv(fd, buffer, BUFFER_BYTES, flags);
         if (n < 0) {
             return Native.getLastError();
         }

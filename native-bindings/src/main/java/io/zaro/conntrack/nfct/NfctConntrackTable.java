@@ -46,6 +46,11 @@ public final class NfctConntrackTable implements ConntrackTable {
     private final Memory batch = new Memory(BATCH_BYTES);
     /** Sequence numbers of batched requests; guarded by {@code this}. */
     private int nextSeq = 1 << 30;
+    /**
+     * Set when a request was abandoned before its whole answer was read; the socket is drained
+     * before the next request, so that no stale answer is taken for its. Guarded by {@code this}.
+     */
+    private boolean unreadAnswer;
     /** Reads the answers of the request socket; guarded by {@code this}. */
     private final NetlinkReceiver receiver;
 
@@ -148,6 +153,7 @@ public final class NfctConntrackTable implements ConntrackTable {
      */
     private int query(int query, Pointer arg, Consumer<ConntrackEntry> sink) {
         Pointer h = handle();
+        drainIfNeeded();
         if (nfct_send(h, query, arg) < 0) {
             return Native.getLastError();
         }
@@ -186,6 +192,7 @@ public final class NfctConntrackTable implements ConntrackTable {
                 continue;
             }
             if (errno != 0 && errno != Libc.EINTR) {
+                unreadAnswer = true;
                 return errno;
             }
         }
@@ -193,6 +200,13 @@ public final class NfctConntrackTable implements ConntrackTable {
             throw failure[0];
         }
         return result[0];
+    }
+
+    private void drainIfNeeded() {
+        if (unreadAnswer) {
+            receiver.drain();
+            unreadAnswer = false;
+        }
     }
 
     @Override
@@ -255,6 +269,7 @@ public final class NfctConntrackTable implements ConntrackTable {
      */
     private int sendBatch(List<ConntrackEntry> entries, int from, int[] errnos) {
         Pointer h = handle();
+        drainIfNeeded();
         int seqBase = nextSeq;
         int offset = 0;
         int i = from;
@@ -302,8 +317,15 @@ public final class NfctConntrackTable implements ConntrackTable {
             }
         };
         while (acked[0] < count) {
-            int errno = receiver.receive(acks);
+            int errno;
+            try {
+                errno = receiver.receive(acks);
+            } catch (RuntimeException e) {
+                unreadAnswer = true;
+                throw e;
+            }
             if (errno != 0 && errno != Libc.EINTR) {
+                unreadAnswer = true;
                 throw error("create", errno);
             }
         }
