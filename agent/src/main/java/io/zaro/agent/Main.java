@@ -2,6 +2,7 @@ package io.zaro.agent;
 
 import io.zaro.agent.cli.ZaroCommand;
 import io.zaro.conntrack.ConntrackException;
+import io.zaro.kafka.broker.EmbeddedBroker;
 import java.io.PrintWriter;
 import picocli.CommandLine;
 
@@ -23,7 +24,8 @@ public final class Main {
     public static int run(PrintWriter out, PrintWriter err, String... args) {
         CommandLine cli = new CommandLine(new ZaroCommand()).setOut(out).setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof ConntrackException || e instanceof IllegalArgumentException) {
+            if (e instanceof ConntrackException || e instanceof IllegalArgumentException
+                    || e instanceof EmbeddedBroker.BrokerException) {
                 commandLine.getErr().println("zaro: " + e.getMessage());
                 return 1;
             }
