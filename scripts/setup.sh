@@ -11,7 +11,8 @@ packages=(
   iputils-ping              # ICMP traffic
   socat                     # TCP and UDP traffic
   procps                    # sysctl
-  util-linux                # setpriv: the unprivileged-user test
+  util-linux                # setpriv, unshare: the unprivileged-user and missing-library tests
+  protobuf-compiler         # protoc: decodes zaro records outside Java in the tests
 )
 
 if [[ $(id -u) -ne 0 ]]; then
