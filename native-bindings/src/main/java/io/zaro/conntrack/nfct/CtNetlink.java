@@ -118,6 +118,10 @@ final class CtNetlink {
             int portId = buf.getInt(pos + 12);
             interrupted |= (flags & NLM_F_DUMP_INTR) != 0;
             if (type == NLMSG_ERROR) {
+                // struct nlmsgerr: the errno, then the header of the request it answers
+                if (len < NLMSG_HDRLEN + 4 + NLMSG_HDRLEN) {
+                    throw new IllegalStateException("truncated netlink error message of " + len + " bytes");
+                }
                 sink.error(-buf.getInt(pos + NLMSG_HDRLEN), buf.getInt(pos + NLMSG_HDRLEN + 4 + 8));
             } else if (type == NLMSG_DONE) {
                 sink.done(interrupted);
@@ -142,8 +146,47 @@ final class CtNetlink {
         }
     }
 
+    /**
+     * Walks the attributes of one nest: after each {@link #next()}, {@link #type} (flags masked
+     * off) and the value's bounds. An attribute shorter than its header or reaching beyond its
+     * parent is malformed. A cursor rather than a callback, so that the hot path of a dump
+     * makes no megamorphic call per attribute.
+     */
+    static final class Attributes {
+        private final ByteBuffer b;
+        private final int end;
+        private int next;
+        int type;
+        int value;
+        int valueEnd;
+
+        Attributes(ByteBuffer b, int start, int end) {
+            this.b = b;
+            this.next = start;
+            this.end = end;
+        }
+
+        boolean next() {
+            if (next + 4 > end) {
+                return false;
+            }
+            int alen = Short.toUnsignedInt(b.getShort(next));
+            type = b.getShort(next + 2) & NLA_TYPE_MASK;
+            if (alen < 4 || next + alen > end) {
+                throw new IllegalStateException("malformed conntrack attribute " + type + " of " + alen + " bytes");
+            }
+            value = next + 4;
+            valueEnd = next + alen;
+            next += align4(alen);
+            return true;
+        }
+    }
+
     /** One conntrack message's payload: nfgenmsg, then attributes. */
     static ConntrackEntry entry(ByteBuffer b, int start, int end) {
+        if (end - start < NFGENMSG_LEN) {
+            throw new IllegalStateException("conntrack message without its nfgenmsg header");
+        }
         int af = Byte.toUnsignedInt(b.get(start));
         boolean v4 = af == Family.IPV4.af();
         if (!v4 && af != Family.IPV6.af()) {
@@ -161,49 +204,44 @@ final class CtNetlink {
         List<Integer> labels = List.of();
         TcpInfo tcp = null;
         SctpInfo sctp = null;
-        for (int a = start + NFGENMSG_LEN; a + 4 <= end; ) {
-            int alen = Short.toUnsignedInt(b.getShort(a));
-            int atype = b.getShort(a + 2) & NLA_TYPE_MASK;
-            if (alen < 4 || a + alen > end) {
-                throw new IllegalStateException("malformed conntrack attribute " + atype + " of " + alen + " bytes");
-            }
-            int v = a + 4;
-            int vend = a + alen;
-            switch (atype) {
+        for (Attributes a = new Attributes(b, start + NFGENMSG_LEN, end); a.next(); ) {
+            int v = a.value;
+            int vend = a.valueEnd;
+            switch (a.type) {
                 case CTA_TUPLE_ORIG -> original = tuple(b, v, vend, v4);
                 case CTA_TUPLE_REPLY -> reply = tuple(b, v, vend, v4);
-                case CTA_STATUS -> status = (int) be32(b, v);
-                case CTA_TIMEOUT -> timeout = be32(b, v);
-                case CTA_MARK -> mark = be32(b, v);
-                case CTA_ZONE -> zone = be16(b, v);
-                case CTA_ID -> id = be32(b, v);
-                case CTA_USE -> use = be32(b, v);
-                case CTA_HELP -> helper = helper(b, v, vend);
+                case CTA_STATUS -> status = (int) be32(b, v, vend);
+                case CTA_TIMEOUT -> timeout = be32(b, v, vend);
+                case CTA_MARK -> mark = be32(b, v, vend);
+                case CTA_ZONE -> zone = be16(b, v, vend);
+                case CTA_ID -> id = be32(b, v, vend);
+                case CTA_USE -> use = be32(b, v, vend);
                 case CTA_LABELS -> labels = labels(b, v, vend);
+                case CTA_HELP -> {
+                    for (Attributes h = new Attributes(b, v, vend); h.next(); ) {
+                        if (h.type == CTA_HELP_NAME) {
+                            helper = string(b, h.value, h.valueEnd);
+                        }
+                    }
+                }
                 case CTA_PROTOINFO -> {
-                    for (int p = v; p + 4 <= vend; ) {
-                        int plen = Short.toUnsignedInt(b.getShort(p));
-                        int ptype = b.getShort(p + 2) & NLA_TYPE_MASK;
-                        if (plen < 4) {
-                            break;
+                    for (Attributes p = new Attributes(b, v, vend); p.next(); ) {
+                        if (p.type == CTA_PROTOINFO_TCP) {
+                            tcp = tcpInfo(b, p.value, p.valueEnd);
+                        } else if (p.type == CTA_PROTOINFO_SCTP) {
+                            sctp = sctpInfo(b, p.value, p.valueEnd);
                         }
-                        if (ptype == CTA_PROTOINFO_TCP) {
-                            tcp = tcpInfo(b, p + 4, p + plen);
-                        } else if (ptype == CTA_PROTOINFO_SCTP) {
-                            sctp = sctpInfo(b, p + 4, p + plen);
-                        }
-                        p += align4(plen);
                     }
                 }
                 default -> { }
             }
-            a += align4(alen);
         }
-        if (original == null) {
-            throw new IllegalStateException("conntrack message without an original tuple");
+        if (original == null || reply == null) {
+            throw new IllegalStateException("conntrack message without both tuples");
         }
         ConntrackEntry.Builder builder = ConntrackEntry.builder(original).reply(reply)
-                .status(status).timeout(timeout).mark(mark).zone(zone).id(id).use(use).helper(helper).labels(labels);
+                .status(status).timeout(timeout).mark(mark).zone(zone).id(id).use(use)
+                .helper(helper).labels(labels);
         if (tcp != null && original.protocol().equals(IpProtocol.TCP)) {
             builder.tcp(tcp);
         }
@@ -213,6 +251,7 @@ final class CtNetlink {
         return builder.build();
     }
 
+    /** A tuple: CTA_TUPLE_IP and CTA_TUPLE_PROTO nests. */
     private static Tuple tuple(ByteBuffer b, int start, int end, boolean v4) {
         InetAddress src = null;
         InetAddress dst = null;
@@ -222,47 +261,35 @@ final class CtNetlink {
         int icmpType = 0;
         int icmpCode = 0;
         int icmpId = 0;
-        for (int a = start; a + 4 <= end; ) {
-            int alen = Short.toUnsignedInt(b.getShort(a));
-            int atype = b.getShort(a + 2) & NLA_TYPE_MASK;
-            if (alen < 4 || a + alen > end) {
-                throw new IllegalStateException("malformed tuple attribute " + atype);
-            }
-            int vend = a + alen;
-            for (int n = a + 4; n + 4 <= vend; ) {
-                int nlen = Short.toUnsignedInt(b.getShort(n));
-                int ntype = b.getShort(n + 2) & NLA_TYPE_MASK;
-                if (nlen < 4 || n + nlen > vend) {
-                    throw new IllegalStateException("malformed tuple attribute " + ntype);
-                }
-                int v = n + 4;
-                if (atype == CTA_TUPLE_IP) {
-                    switch (ntype) {
-                        case CTA_IP_V4_SRC -> src = address(b, v, 4);
-                        case CTA_IP_V4_DST -> dst = address(b, v, 4);
-                        case CTA_IP_V6_SRC -> src = address(b, v, 16);
-                        case CTA_IP_V6_DST -> dst = address(b, v, 16);
+        for (Attributes outer = new Attributes(b, start, end); outer.next(); ) {
+            for (Attributes a = new Attributes(b, outer.value, outer.valueEnd); a.next(); ) {
+                int v = a.value;
+                int vend = a.valueEnd;
+                if (outer.type == CTA_TUPLE_IP) {
+                    switch (a.type) {
+                        case CTA_IP_V4_SRC -> src = address(b, v, vend, 4);
+                        case CTA_IP_V4_DST -> dst = address(b, v, vend, 4);
+                        case CTA_IP_V6_SRC -> src = address(b, v, vend, 16);
+                        case CTA_IP_V6_DST -> dst = address(b, v, vend, 16);
                         default -> { }
                     }
-                } else if (atype == CTA_TUPLE_PROTO) {
-                    switch (ntype) {
-                        case CTA_PROTO_NUM -> proto = Byte.toUnsignedInt(b.get(v));
-                        case CTA_PROTO_SRC_PORT -> sport = be16(b, v);
-                        case CTA_PROTO_DST_PORT -> dport = be16(b, v);
-                        case CTA_PROTO_ICMP_ID, CTA_PROTO_ICMPV6_ID -> icmpId = be16(b, v);
-                        case CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMPV6_TYPE -> icmpType = Byte.toUnsignedInt(b.get(v));
-                        case CTA_PROTO_ICMP_CODE, CTA_PROTO_ICMPV6_CODE -> icmpCode = Byte.toUnsignedInt(b.get(v));
+                } else if (outer.type == CTA_TUPLE_PROTO) {
+                    switch (a.type) {
+                        case CTA_PROTO_NUM -> proto = u8(b, v, vend);
+                        case CTA_PROTO_SRC_PORT -> sport = be16(b, v, vend);
+                        case CTA_PROTO_DST_PORT -> dport = be16(b, v, vend);
+                        case CTA_PROTO_ICMP_TYPE, CTA_PROTO_ICMPV6_TYPE -> icmpType = u8(b, v, vend);
+                        case CTA_PROTO_ICMP_CODE, CTA_PROTO_ICMPV6_CODE -> icmpCode = u8(b, v, vend);
+                        case CTA_PROTO_ICMP_ID, CTA_PROTO_ICMPV6_ID -> icmpId = be16(b, v, vend);
                         default -> { }
                     }
                 }
-                n += align4(nlen);
             }
-            a += align4(alen);
         }
         if (src == null || dst == null || proto < 0) {
             throw new IllegalStateException("incomplete tuple in conntrack message");
         }
-        if ((src.getAddress().length == 4) != v4) {
+        if ((src.getAddress().length == 4) != v4 || (dst.getAddress().length == 4) != v4) {
             throw new IllegalStateException("tuple address family differs from the message's");
         }
         IpProtocol protocol = new IpProtocol(proto);
@@ -281,22 +308,16 @@ final class CtNetlink {
         int wsRepl = 0;
         int flOrig = 0;
         int flRepl = 0;
-        for (int a = start; a + 4 <= end; ) {
-            int alen = Short.toUnsignedInt(b.getShort(a));
-            int atype = b.getShort(a + 2) & NLA_TYPE_MASK;
-            if (alen < 4) {
-                break;
-            }
-            int v = a + 4;
-            switch (atype) {
-                case CTA_PROTOINFO_TCP_STATE -> state = Byte.toUnsignedInt(b.get(v));
-                case CTA_PROTOINFO_TCP_WSCALE_ORIGINAL -> wsOrig = Byte.toUnsignedInt(b.get(v));
-                case CTA_PROTOINFO_TCP_WSCALE_REPLY -> wsRepl = Byte.toUnsignedInt(b.get(v));
-                case CTA_PROTOINFO_TCP_FLAGS_ORIGINAL -> flOrig = Byte.toUnsignedInt(b.get(v));
-                case CTA_PROTOINFO_TCP_FLAGS_REPLY -> flRepl = Byte.toUnsignedInt(b.get(v));
+        for (Attributes a = new Attributes(b, start, end); a.next(); ) {
+            switch (a.type) {
+                case CTA_PROTOINFO_TCP_STATE -> state = u8(b, a.value, a.valueEnd);
+                case CTA_PROTOINFO_TCP_WSCALE_ORIGINAL -> wsOrig = u8(b, a.value, a.valueEnd);
+                case CTA_PROTOINFO_TCP_WSCALE_REPLY -> wsRepl = u8(b, a.value, a.valueEnd);
+                // struct nf_ct_tcp_flags { flags; mask; }: the flags are the first byte
+                case CTA_PROTOINFO_TCP_FLAGS_ORIGINAL -> flOrig = u8(b, a.value, a.valueEnd);
+                case CTA_PROTOINFO_TCP_FLAGS_REPLY -> flRepl = u8(b, a.value, a.valueEnd);
                 default -> { }
             }
-            a += align4(alen);
         }
         return state < 0 ? null : new TcpInfo(TcpState.fromKernel(state), wsOrig, wsRepl, flOrig, flRepl);
     }
@@ -305,41 +326,24 @@ final class CtNetlink {
         int state = -1;
         long vOrig = 0;
         long vRepl = 0;
-        for (int a = start; a + 4 <= end; ) {
-            int alen = Short.toUnsignedInt(b.getShort(a));
-            int atype = b.getShort(a + 2) & NLA_TYPE_MASK;
-            if (alen < 4) {
-                break;
-            }
-            int v = a + 4;
-            switch (atype) {
-                case CTA_PROTOINFO_SCTP_STATE -> state = Byte.toUnsignedInt(b.get(v));
-                case CTA_PROTOINFO_SCTP_VTAG_ORIGINAL -> vOrig = be32(b, v);
-                case CTA_PROTOINFO_SCTP_VTAG_REPLY -> vRepl = be32(b, v);
+        for (Attributes a = new Attributes(b, start, end); a.next(); ) {
+            switch (a.type) {
+                case CTA_PROTOINFO_SCTP_STATE -> state = u8(b, a.value, a.valueEnd);
+                case CTA_PROTOINFO_SCTP_VTAG_ORIGINAL -> vOrig = be32(b, a.value, a.valueEnd);
+                case CTA_PROTOINFO_SCTP_VTAG_REPLY -> vRepl = be32(b, a.value, a.valueEnd);
                 default -> { }
             }
-            a += align4(alen);
         }
         return state < 0 ? null : new SctpInfo(SctpState.fromKernel(state), vOrig, vRepl);
     }
 
-    private static String helper(ByteBuffer b, int start, int end) {
-        for (int a = start; a + 4 <= end; ) {
-            int alen = Short.toUnsignedInt(b.getShort(a));
-            int atype = b.getShort(a + 2) & NLA_TYPE_MASK;
-            if (alen < 4) {
-                break;
-            }
-            if (atype == CTA_HELP_NAME) {
-                StringBuilder s = new StringBuilder();
-                for (int i = a + 4; i < a + alen && b.get(i) != 0; i++) {
-                    s.append((char) (b.get(i) & 0x7f));
-                }
-                return s.length() == 0 ? null : s.toString();
-            }
-            a += align4(alen);
+    /** A NUL-terminated ASCII string; null when empty. */
+    private static String string(ByteBuffer b, int start, int end) {
+        StringBuilder s = new StringBuilder();
+        for (int i = start; i < end && b.get(i) != 0; i++) {
+            s.append((char) (b.get(i) & 0x7f));
         }
-        return null;
+        return s.length() == 0 ? null : s.toString();
     }
 
     /** CTA_LABELS is the kernel's bitmap of unsigned longs, in host byte order (little-endian here). */
@@ -350,6 +354,9 @@ final class CtNetlink {
         for (int i = 0; i < bytes; i++) {
             // bit n is in the n/W-th word; within a little-endian word, byte n/8 holds it.
             int index = little ? i : (i / 8) * 8 + (7 - i % 8);
+            if (index >= end - start) {
+                continue;
+            }
             int value = Byte.toUnsignedInt(b.get(start + index));
             for (int bit = 0; bit < 8; bit++) {
                 if ((value & (1 << bit)) != 0) {
@@ -360,7 +367,30 @@ final class CtNetlink {
         return bits;
     }
 
-    private static InetAddress address(ByteBuffer b, int at, int len) {
+    private static void need(int at, int end, int bytes) {
+        if (end - at < bytes) {
+            throw new IllegalStateException("conntrack attribute value of " + (end - at) + " bytes where " + bytes + " are needed");
+        }
+    }
+
+    private static int u8(ByteBuffer b, int at, int end) {
+        need(at, end, 1);
+        return Byte.toUnsignedInt(b.get(at));
+    }
+
+    private static int be16(ByteBuffer b, int at, int end) {
+        need(at, end, 2);
+        return ((b.get(at) & 0xff) << 8) | (b.get(at + 1) & 0xff);
+    }
+
+    private static long be32(ByteBuffer b, int at, int end) {
+        need(at, end, 4);
+        return ((long) (b.get(at) & 0xff) << 24) | ((b.get(at + 1) & 0xff) << 16)
+                | ((b.get(at + 2) & 0xff) << 8) | (b.get(at + 3) & 0xff);
+    }
+
+    private static InetAddress address(ByteBuffer b, int at, int end, int len) {
+        need(at, end, len);
         byte[] raw = new byte[len];
         b.get(at, raw);
         try {
@@ -368,14 +398,5 @@ final class CtNetlink {
         } catch (UnknownHostException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private static int be16(ByteBuffer b, int at) {
-        return ((b.get(at) & 0xff) << 8) | (b.get(at + 1) & 0xff);
-    }
-
-    private static long be32(ByteBuffer b, int at) {
-        return ((long) (b.get(at) & 0xff) << 24) | ((b.get(at + 1) & 0xff) << 16)
-                | ((b.get(at + 2) & 0xff) << 8) | (b.get(at + 3) & 0xff);
     }
 }

@@ -27,7 +27,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class NfctMapperTest {
     @BeforeAll
-    static void library() {
+    public static void library() {
         try {
             NfctConntrackTable.loadLibrary();
         } catch (RuntimeException e) {

@@ -46,7 +46,8 @@ import java.util.stream.Stream;
  *       against {@code conntrack -R FILE} (the file holds {@code conntrack -L -o save} lines);
  *       the table is flushed in between and its size checked with {@code conntrack -C};</li>
  *   <li><b>dump</b> of those entries: {@code table.dump(Family.ALL, consumer)} against
- *       {@code conntrack -L > /dev/null} (which reports how many entries it printed);</li>
+ *       {@code conntrack -L > /dev/null} (which reports how many entries it printed), each run
+ *       {@value #DUMP_RUNS} times, the median reported;</li>
  *   <li><b>events</b>: zaro's listener with {@link EventOptions#defaults()} and
  *       {@code conntrack -E -e NEW} both listen while {@code conntrack -R} creates
  *       {@value #DEFAULT_ENTRIES} new entries in one burst; reported is how many NEW events each
@@ -194,23 +195,48 @@ public final class ConntrackBenchmark {
 
     // ---- dump ---------------------------------------------------------------------------------
 
+    /** Dumps are short and noisy: each tool dumps this many times, and the median is reported. */
+    private static final int DUMP_RUNS = 5;
+
     private void dumpWithZaro() {
-        AtomicLong seen = new AtomicLong();
-        long t0 = System.nanoTime();
-        table.dump(Family.ALL, e -> seen.incrementAndGet());
-        double seconds = secondsSince(t0);
+        double[] times = new double[DUMP_RUNS];
+        long seen = 0;
+        for (int run = 0; run < DUMP_RUNS; run++) {
+            AtomicLong count = new AtomicLong();
+            long t0 = System.nanoTime();
+            table.dump(Family.ALL, e -> count.incrementAndGet());
+            times[run] = secondsSince(t0);
+            seen = count.get();
+        }
         add(new Row("dump " + number(entries), "zaro `table.dump(ALL, consumer)`",
-                number(seen.get()) + " entries", seen.get(), seconds, "entries mapped to Java records"));
+                number(seen) + " entries", seen, median(times),
+                "entries mapped to Java records; " + spread(times)));
+    }
+
+    private static double median(double[] times) {
+        double[] sorted = times.clone();
+        java.util.Arrays.sort(sorted);
+        return sorted[sorted.length / 2];
+    }
+
+    private static String spread(double[] times) {
+        double[] sorted = times.clone();
+        java.util.Arrays.sort(sorted);
+        return String.format(Locale.ROOT, "median of %d runs, %.3f-%.3f s", sorted.length, sorted[0], sorted[sorted.length - 1]);
     }
 
     private void dumpWithConntrack() {
-        long t0 = System.nanoTime();
-        Cmd.Result r = host.exec(null, COMMAND_TIMEOUT_SECONDS, "sh", "-c", "conntrack -L > /dev/null").ok();
-        double seconds = secondsSince(t0);
-        Matcher m = SHOWN.matcher(r.stderr());
-        long seen = m.find() ? Long.parseLong(m.group(1)) : -1;
+        double[] times = new double[DUMP_RUNS];
+        long seen = -1;
+        for (int run = 0; run < DUMP_RUNS; run++) {
+            long t0 = System.nanoTime();
+            Cmd.Result r = host.exec(null, COMMAND_TIMEOUT_SECONDS, "sh", "-c", "conntrack -L > /dev/null").ok();
+            times[run] = secondsSince(t0);
+            Matcher m = SHOWN.matcher(r.stderr());
+            seen = m.find() ? Long.parseLong(m.group(1)) : -1;
+        }
         add(new Row("dump " + number(entries), "`conntrack -L > /dev/null`",
-                number(seen) + " entries", seen, seconds, "text formatted, written to /dev/null"));
+                number(seen) + " entries", seen, median(times), "text formatted, written to /dev/null; " + spread(times)));
     }
 
     // ---- events -------------------------------------------------------------------------------
