@@ -12,10 +12,21 @@ mvn -B -q -ntp -f "$root/pom.xml" package -DskipTests
 c=zaro-demo-client; f=zaro-demo-fw; s=zaro-demo-server
 watch_pid=""
 cleanup() {
-  [[ -n "$watch_pid" ]] && kill "$watch_pid" 2>/dev/null || true
+  if [[ -n "$watch_pid" ]]; then
+    kill "$watch_pid" 2>/dev/null || true
+    wait "$watch_pid" 2>/dev/null || true
+    watch_pid=""
+  fi
   for ns in $c $f $s; do
-    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-    ip netns del "$ns" 2>/dev/null || true
+    for _ in 1 2 3 4 5 6; do
+      [[ -e /run/netns/$ns ]] || break
+      ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null && break
+      sleep 0.5
+    done
+    if [[ -e /run/netns/$ns ]]; then
+      echo "demo: could not remove network namespace $ns: remove it with 'ip netns del $ns'" >&2
+    fi
   done
 }
 trap cleanup EXIT
