@@ -107,20 +107,42 @@ public final class Lab implements AutoCloseable {
             p.descendants().forEach(ProcessHandle::destroyForcibly);
             p.destroyForcibly();
         }
+        for (Process p : processes) {
+            try {
+                p.waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         for (Host h : hosts) {
             killAndDelete(h.name());
         }
     }
 
+    /** Kills what runs inside the namespace and removes it, retrying while the kernel still holds it. */
     private static void killAndDelete(String name) {
-        // Processes still inside the namespace would keep it alive: kill them first.
-        Cmd.Result pids = Cmd.run(List.of("ip", "netns", "pids", name), null, 30);
-        for (String pid : pids.stdout().split("\\s+")) {
-            if (!pid.isBlank()) {
-                ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+        Path file = Path.of("/run/netns", name);
+        for (int attempt = 0; attempt < 6 && Files.exists(file); attempt++) {
+            Cmd.Result pids = Cmd.run(List.of("ip", "netns", "pids", name), null, 30);
+            for (String pid : pids.stdout().split("\\s+")) {
+                if (!pid.isBlank()) {
+                    ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+                }
+            }
+            if (Cmd.run(List.of("ip", "netns", "del", name), null, 30).exitCode() == 0) {
+                return;
+            }
+            try {
+                Thread.sleep(500);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
-        Cmd.run(List.of("ip", "netns", "del", name), null, 30);
+        if (Files.exists(file)) {
+            System.err.println("zaro lab: could not remove network namespace " + name + ": remove it with `ip netns del " + name + "`");
+        }
     }
 
     /** Removes namespaces left by lab runs whose process no longer exists. */
