@@ -173,7 +173,8 @@ public final class NfctConntrackTable implements ConntrackTable {
 
             @Override
             public void error(int errno, int seq) {
-                result[0] = errno;
+                // The kernel sends 0 (ack) or a negated errno; anything else ends the query too.
+                result[0] = errno < 0 ? ConntrackException.EINVAL : errno;
             }
 
             @Override
