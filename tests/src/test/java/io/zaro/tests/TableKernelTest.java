@@ -208,6 +208,41 @@ class TableKernelTest {
         assertEquals(List.of(), ConntrackCli.list(host));
     }
 
+    /** Review findings on the foundation issue (#3): each once broke the table. */
+    @Test
+    void expectedFlowsMappedAddressesAndReentrantCallsAreHandled() throws Exception {
+        // The kernel refuses a request that changes IPS_EXPECTED (EBUSY); zaro never sends it.
+        ConntrackEntry expected = ConntrackEntry.builder(Tuple.ofPorts(ip("10.5.0.1"), ip("10.5.0.2"), IpProtocol.TCP, 20, 40000))
+                .status(Status.EXPECTED, Status.SEEN_REPLY).tcp(TcpInfo.of(TcpState.ESTABLISHED)).timeout(60).build();
+        table.create(expected);
+        table.update(expected.toBuilder().mark(5).build());
+        assertEquals(5, table.get(expected.original(), 0).orElseThrow().mark());
+
+        // An IPv6 flow with IPv4-mapped addresses stays IPv6 and does not break the dump.
+        java.net.InetAddress mappedSrc = java.net.Inet6Address.getByAddress(null,
+                new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 10, 0, 0, 1}, -1);
+        java.net.InetAddress mappedDst = java.net.Inet6Address.getByAddress(null,
+                new byte[] {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (byte) 0xff, (byte) 0xff, 10, 0, 0, 2}, -1);
+        ConntrackEntry mapped = ConntrackEntry.builder(Tuple.ofPorts(mappedSrc, mappedDst, IpProtocol.UDP, 1, 2))
+                .timeout(60).build();
+        table.create(mapped);
+        List<ConntrackEntry> all = table.dump(Family.ALL);
+        assertEquals(2, all.size());
+        ConntrackEntry got = all.stream().filter(e -> e.family() == Family.IPV6).findFirst().orElseThrow();
+        assertEquals(mapped.original(), got.original());
+
+        // Calling the table from inside a dump consumer is refused, and the dump stays intact.
+        int[] seen = {0};
+        IllegalStateException reentrant = assertThrows(IllegalStateException.class, () -> table.dump(Family.ALL, e -> {
+            seen[0]++;
+            table.delete(e.original(), e.zone());
+        }));
+        assertTrue(reentrant.getMessage().contains("inside a dump consumer"), reentrant.getMessage());
+        assertEquals(2, table.dump(Family.ALL).size(), "nothing deleted, and the next dump is whole");
+        assertTrue(table.delete(expected.original(), 0));
+        assertFalse(table.delete(expected.original(), 0), "answers are not shifted after the refused call");
+    }
+
     @Test
     void createAllBatchesAndAnswersPerEntry() {
         List<ConntrackEntry> entries = new java.util.ArrayList<>(everyAttribute());

@@ -178,7 +178,9 @@ public final class FlowRecordCodec {
             throw new MalformedRecordException("address of " + raw.size() + " bytes");
         }
         try {
-            return InetAddress.getByAddress(raw.toByteArray());
+            byte[] bytes = raw.toByteArray();
+            // Inet6Address keeps ::ffff:a.b.c.d an IPv6 address; InetAddress.getByAddress would not.
+            return bytes.length == 16 ? java.net.Inet6Address.getByAddress(null, bytes, -1) : InetAddress.getByAddress(bytes);
         } catch (UnknownHostException e) {
             throw new MalformedRecordException("bad address", e);
         }

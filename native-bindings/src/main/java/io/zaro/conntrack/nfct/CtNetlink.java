@@ -394,7 +394,8 @@ final class CtNetlink {
         byte[] raw = new byte[len];
         b.get(at, raw);
         try {
-            return InetAddress.getByAddress(raw);
+            // Inet6Address keeps ::ffff:a.b.c.d an IPv6 address; InetAddress.getByAddress would not.
+            return len == 16 ? java.net.Inet6Address.getByAddress(null, raw, -1) : InetAddress.getByAddress(raw);
         } catch (UnknownHostException e) {
             throw new IllegalStateException(e);
         }

@@ -30,7 +30,7 @@ import java.util.function.Consumer;
  */
 public final class NfctConntrackTable implements ConntrackTable {
     /** Status bits only the kernel may set; create and update never send them. */
-    static final int KERNEL_OWNED_STATUS = Status.maskOf(Status.CONFIRMED, Status.DYING, Status.TEMPLATE,
+    static final int KERNEL_OWNED_STATUS = Status.maskOf(Status.EXPECTED, Status.CONFIRMED, Status.DYING, Status.TEMPLATE,
             Status.NAT_CLASH, Status.OFFLOAD, Status.HW_OFFLOAD, Status.SRC_NAT, Status.DST_NAT,
             Status.SRC_NAT_DONE, Status.DST_NAT_DONE) | 0xffff0000;
 
@@ -51,6 +51,11 @@ public final class NfctConntrackTable implements ConntrackTable {
      * before the next request, so that no stale answer is taken for its. Guarded by {@code this}.
      */
     private boolean unreadAnswer;
+    /**
+     * A request is being answered. The lock is reentrant, so a dump consumer calling back into
+     * the table would otherwise run a second request on the same socket mid-answer. Guarded by {@code this}.
+     */
+    private boolean busy;
     /** Reads the answers of the request socket; guarded by {@code this}. */
     private final NetlinkReceiver receiver;
 
@@ -152,6 +157,33 @@ public final class NfctConntrackTable implements ConntrackTable {
      * @return 0, or the errno the kernel answered with
      */
     private int query(int query, Pointer arg, Consumer<ConntrackEntry> sink) {
+        enter();
+        boolean complete = false;
+        try {
+            int errno = queryOnce(query, arg, sink);
+            complete = true;
+            return errno;
+        } finally {
+            leave(complete);
+        }
+    }
+
+    private void enter() {
+        if (busy) {
+            throw new IllegalStateException("conntrack table methods cannot be called from inside a dump consumer");
+        }
+        busy = true;
+    }
+
+    /** Ends a request; one that did not end normally (any Throwable) may have left answers unread. */
+    private void leave(boolean complete) {
+        busy = false;
+        if (!complete) {
+            unreadAnswer = true;
+        }
+    }
+
+    private int queryOnce(int query, Pointer arg, Consumer<ConntrackEntry> sink) {
         Pointer h = handle();
         drainIfNeeded();
         if (nfct_send(h, query, arg) < 0) {
@@ -256,8 +288,15 @@ public final class NfctConntrackTable implements ConntrackTable {
         }
         int[] errnos = new int[entries.size()];
         int from = 0;
-        while (from < entries.size()) {
-            from = sendBatch(entries, from, errnos);
+        enter();
+        boolean complete = false;
+        try {
+            while (from < entries.size()) {
+                from = sendBatch(entries, from, errnos);
+            }
+            complete = true;
+        } finally {
+            leave(complete);
         }
         return new BatchResult(errnos);
     }
