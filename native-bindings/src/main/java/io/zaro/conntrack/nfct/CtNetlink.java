@@ -83,14 +83,17 @@ final class CtNetlink {
 
     /** What one netlink message in a receive buffer was. */
     interface Sink {
-        /** A conntrack message; {@code type} is null for answers to requests (dumps, get). */
-        void entry(ConntrackEvent.Type type, ConntrackEntry entry, int portId);
+        /** A conntrack message; answers to dumps and gets come typed UPDATE, as the kernel marks them. */
+        default void entry(ConntrackEvent.Type type, ConntrackEntry entry, int portId) {
+        }
 
         /** NLMSG_ERROR: {@code errno} 0 is an acknowledgement. */
-        void error(int errno, int seq);
+        default void error(int errno, int seq) {
+        }
 
         /** NLMSG_DONE: the end of a dump. */
-        void done(boolean interrupted);
+        default void done(boolean interrupted) {
+        }
     }
 
     static int align4(int n) {

@@ -35,17 +35,6 @@ final class NetlinkReceiver {
     /** Discards whatever is queued on the socket without waiting: the rest of an aborted answer. */
     void drain() {
         CtNetlink.Sink ignore = new CtNetlink.Sink() {
-            @Override
-            public void entry(io.zaro.conntrack.ConntrackEvent.Type type, io.zaro.conntrack.ConntrackEntry entry, int portId) {
-            }
-
-            @Override
-            public void error(int errno, int seq) {
-            }
-
-            @Override
-            public void done(boolean interrupted) {
-            }
         };
         while (true) {
             int errno;

@@ -272,20 +272,14 @@ public final class NfctConntrackTable implements ConntrackTable {
 
     @Override
     public synchronized void create(ConntrackEntry entry) {
-        if (entry.timeout() == null) {
-            throw new IllegalArgumentException("a conntrack entry needs a timeout to be created: " + entry);
-        }
+        requireTimeout(entry);
         write("create", NFCT_Q_CREATE, entry);
     }
 
 
     @Override
     public synchronized BatchResult createAll(List<ConntrackEntry> entries) {
-        for (ConntrackEntry e : entries) {
-            if (e.timeout() == null) {
-                throw new IllegalArgumentException("a conntrack entry needs a timeout to be created: " + e);
-            }
-        }
+        entries.forEach(NfctConntrackTable::requireTimeout);
         int[] errnos = new int[entries.size()];
         int from = 0;
         enter();
@@ -324,7 +318,7 @@ public final class NfctConntrackTable implements ConntrackTable {
             nlh.setByte(CtNetlink.NLMSG_HDRLEN, (byte) e.family().af());
             Pointer ct = newObject("create");
             try {
-                mapper.write(ct, e.toBuilder().status(e.status() & ~KERNEL_OWNED_STATUS).build(), true);
+                mapper.write(ct, sendable(e), true);
                 nfct_nlmsg_build(nlh, ct);
             } finally {
                 nfct_destroy(ct);
@@ -340,20 +334,12 @@ public final class NfctConntrackTable implements ConntrackTable {
         int[] acked = {0};
         CtNetlink.Sink acks = new CtNetlink.Sink() {
             @Override
-            public void entry(ConntrackEvent.Type type, ConntrackEntry entry, int portId) {
-            }
-
-            @Override
             public void error(int errno, int seq) {
                 int index = seq - seqBase;
                 if (index >= 0 && index < count) {
                     errnos[from + index] = errno;
                     acked[0]++;
                 }
-            }
-
-            @Override
-            public void done(boolean interrupted) {
             }
         };
         while (acked[0] < count) {
@@ -378,10 +364,9 @@ public final class NfctConntrackTable implements ConntrackTable {
     }
 
     private void write(String operation, int query, ConntrackEntry entry) {
-        ConntrackEntry sendable = entry.toBuilder().status(entry.status() & ~KERNEL_OWNED_STATUS).build();
         Pointer ct = newObject(operation);
         try {
-            mapper.write(ct, sendable, query == NFCT_Q_CREATE);
+            mapper.write(ct, sendable(entry), query == NFCT_Q_CREATE);
             int errno = query(query, ct, c -> { });
             if (errno != 0) {
                 throw error(operation, errno);
@@ -416,6 +401,18 @@ public final class NfctConntrackTable implements ConntrackTable {
         if (errno != 0) {
             throw error("flush", errno);
         }
+    }
+
+    /** The kernel refuses to create a flow without a timeout: checked before anything is sent. */
+    private static void requireTimeout(ConntrackEntry entry) {
+        if (entry.timeout() == null) {
+            throw new IllegalArgumentException("a conntrack entry needs a timeout to be created: " + entry);
+        }
+    }
+
+    /** The entry as a request may carry it: without the status bits only the kernel sets. */
+    private static ConntrackEntry sendable(ConntrackEntry entry) {
+        return entry.toBuilder().status(entry.status() & ~KERNEL_OWNED_STATUS).build();
     }
 
     private static Pointer newObject(String operation) {

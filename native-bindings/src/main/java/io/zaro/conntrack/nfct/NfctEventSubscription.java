@@ -93,13 +93,6 @@ final class NfctEventSubscription implements EventSubscription {
                 deliver(type, entry, portId);
             }
 
-            @Override
-            public void error(int errno, int seq) {
-            }
-
-            @Override
-            public void done(boolean interrupted) {
-            }
         };
         try {
             while (!closing) {
