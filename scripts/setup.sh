@@ -13,6 +13,7 @@ packages=(
   procps                    # sysctl
   util-linux                # setpriv, unshare: the unprivileged-user and missing-library tests
   protobuf-compiler         # protoc: decodes zaro records outside Java in the tests
+  kcat                      # an independent Kafka client: reads zaro's topics in the tests
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -1,6 +1,7 @@
 package io.zaro.agent;
 
 import io.zaro.agent.cli.ZaroCommand;
+import io.zaro.agent.config.ConfigException;
 import io.zaro.conntrack.ConntrackException;
 import io.zaro.kafka.broker.EmbeddedBroker;
 import java.io.PrintWriter;
@@ -25,7 +26,8 @@ public final class Main {
         CommandLine cli = new CommandLine(new ZaroCommand()).setOut(out).setErr(err);
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof ConntrackException || e instanceof IllegalArgumentException
-                    || e instanceof EmbeddedBroker.BrokerException) {
+                    || e instanceof EmbeddedBroker.BrokerException || e instanceof ConfigException
+                    || e instanceof IllegalStateException) {
                 commandLine.getErr().println("zaro: " + e.getMessage());
                 return 1;
             }

@@ -56,6 +56,15 @@ public final class RecordPublisher implements AutoCloseable {
         return CompletableFuture.allOf(event, state);
     }
 
+    /**
+     * Sends the record to the state topic only: a refresh of a flow's timeout, which the audit
+     * log does not need.
+     */
+    public CompletableFuture<Void> publishState(FlowRecord record) {
+        return send(new ProducerRecord<>(topics.state(), FlowRecordCodec.encodeKey(record.entry()),
+                record.type() == ConntrackEvent.Type.DESTROY ? null : FlowRecordCodec.encode(record)));
+    }
+
     private CompletableFuture<Void> send(ProducerRecord<byte[], byte[]> r) {
         CompletableFuture<Void> done = new CompletableFuture<>();
         producer.send(r, (metadata, error) -> {

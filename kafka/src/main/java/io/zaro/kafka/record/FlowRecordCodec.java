@@ -57,7 +57,7 @@ public final class FlowRecordCodec {
 
     /** The Kafka key of a flow: zone and original tuple. Equal flows give equal bytes. */
     public static byte[] encodeKey(ConntrackEntry e) {
-        return FlowKey.newBuilder().setZone(e.zone()).setOriginal(tuple(e.original())).build().toByteArray();
+        return encodeKey(FlowId.of(e));
     }
 
     private static Flow flow(ConntrackEntry e) {
@@ -134,6 +134,35 @@ public final class FlowRecordCodec {
             // Values the domain types refuse (a port above 65535, an unknown TCP state...).
             throw new MalformedRecordException("invalid record: " + e.getMessage(), e);
         }
+    }
+
+    /** Decodes a record key; anything but a valid {@code zaro.v1.FlowKey} is refused. */
+    public static FlowId decodeKey(byte[] bytes) throws MalformedRecordException {
+        if (bytes == null || bytes.length == 0) {
+            throw new MalformedRecordException("empty key");
+        }
+        if (bytes.length > MAX_RECORD_BYTES) {
+            throw new MalformedRecordException("key of " + bytes.length + " bytes exceeds " + MAX_RECORD_BYTES);
+        }
+        FlowKey k;
+        try {
+            k = FlowKey.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+            throw new MalformedRecordException("not a zaro key: " + e.getMessage(), e);
+        }
+        if (!k.hasOriginal()) {
+            throw new MalformedRecordException("key without a tuple");
+        }
+        try {
+            return new FlowId(k.getZone(), tuple(k.getOriginal()));
+        } catch (RuntimeException e) {
+            throw new MalformedRecordException("invalid key: " + e.getMessage(), e);
+        }
+    }
+
+    /** The key of a flow, as {@link #encodeKey(ConntrackEntry)} gives it. */
+    public static byte[] encodeKey(FlowId id) {
+        return FlowKey.newBuilder().setZone(id.zone()).setOriginal(tuple(id.original())).build().toByteArray();
     }
 
     private static ConntrackEntry entry(Flow f) throws MalformedRecordException {

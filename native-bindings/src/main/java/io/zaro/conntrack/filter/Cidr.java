@@ -41,6 +41,15 @@ public record Cidr(InetAddress network, int prefixLength) {
         return new Cidr(a, len);
     }
 
+    /** The network of {@code prefixLength} bits that holds {@code address} (host bits cleared). */
+    public static Cidr containing(InetAddress address, int prefixLength) {
+        int bits = address.getAddress().length * 8;
+        if (prefixLength < 0 || prefixLength > bits) {
+            throw new IllegalArgumentException("prefix length must be 0.." + bits + ", got " + prefixLength);
+        }
+        return new Cidr(of(mask(address.getAddress(), prefixLength)), prefixLength);
+    }
+
     public boolean contains(InetAddress address) {
         byte[] a = address.getAddress();
         return a.length == network.getAddress().length && Arrays.equals(mask(a, prefixLength), network.getAddress());

@@ -12,24 +12,43 @@ import java.util.Properties;
 import java.util.stream.Stream;
 
 /**
- * The project's own broker for a test class: started on free loopback ports in a fresh
- * directory, stopped and deleted on close (and by a shutdown hook when the run is interrupted).
+ * The project's own broker for a test class: started in a fresh directory, on free loopback
+ * ports or inside a lab namespace, stopped and deleted on close (and by a shutdown hook when the
+ * run is interrupted).
  */
 public final class BrokerFixture implements AutoCloseable {
     private final Path dataDir;
     private final EmbeddedBroker.Settings settings;
     private final Thread hook;
 
+    /** A broker on free loopback ports of this process's namespace, started in-process. */
     public BrokerFixture() {
+        this(null, "127.0.0.1");
+    }
+
+    /**
+     * A broker inside {@code host}'s namespace listening on {@code address} (one of the host's),
+     * started by {@code zaro kafka start} run in that namespace, as an operator would.
+     */
+    public BrokerFixture(Host host, String address) {
         try {
             dataDir = Files.createTempDirectory("zaro-broker");
-            settings = new EmbeddedBroker.Settings(dataDir, "127.0.0.1", freePort(), freePort());
+            settings = host == null
+                    ? new EmbeddedBroker.Settings(dataDir, address, freePort(), freePort())
+                    : new EmbeddedBroker.Settings(dataDir, address, EmbeddedBroker.Settings.DEFAULT_PORT,
+                            EmbeddedBroker.Settings.DEFAULT_CONTROLLER_PORT);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         hook = new Thread(this::stopQuietly, "zaro-broker-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
-        EmbeddedBroker.start(settings, Duration.ofSeconds(120));
+        if (host == null) {
+            EmbeddedBroker.start(settings, Duration.ofSeconds(120));
+        } else {
+            host.exec(null, 180, ZaroCli.command("kafka", "start", "--data-dir", dataDir.toString(), "--host", address,
+                    "--port", Integer.toString(settings.port()), "--controller-port",
+                    Integer.toString(settings.controllerPort()), "--timeout", "120").toArray(String[]::new)).ok();
+        }
     }
 
     public String bootstrapServers() {

@@ -39,6 +39,11 @@ public final class Host {
         return lab.spawn(wrap(command));
     }
 
+    /** The command line that runs {@code command} inside this namespace, for callers that need the raw process. */
+    public List<String> wrapCommand(String... command) {
+        return wrap(command);
+    }
+
     List<String> wrap(String... command) {
         List<String> full = new ArrayList<>(List.of("ip", "netns", "exec", name));
         full.addAll(Arrays.asList(command));

@@ -1,0 +1,122 @@
+package io.zaro.agent.cli;
+
+import io.zaro.agent.config.AgentConfig;
+import io.zaro.agent.mirror.Capture;
+import io.zaro.agent.mirror.HostAddresses;
+import io.zaro.agent.mirror.Injector;
+import io.zaro.agent.mirror.KernelSettings;
+import io.zaro.agent.mirror.MirrorCounters;
+import io.zaro.conntrack.Conntrack;
+import io.zaro.conntrack.ConntrackTable;
+import io.zaro.conntrack.filter.Cidr;
+import io.zaro.conntrack.filter.FlowFilter;
+import io.zaro.kafka.RecordPublisher;
+import io.zaro.kafka.StateTopicReader;
+import io.zaro.kafka.Topics;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.admin.Admin;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code zaro agent}: the daemon. Runs until SIGTERM or SIGINT; exits 1 when mirroring stopped on an error. */
+@Command(name = "agent", mixinStandardHelpOptions = true,
+        description = {"Run the mirroring agent until stopped: with role=active it publishes this node's conntrack "
+                + "table to Kafka, with role=standby it mirrors the active's table into this node's kernel.",
+                "Logs to stderr; the counters every --status-interval seconds."})
+public final class AgentCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(AgentCommand.class);
+
+    @Option(names = "--config", paramLabel = "FILE", defaultValue = "/etc/zaro/zaro.properties",
+            description = "Configuration file (default: ${DEFAULT-VALUE}).")
+    Path config;
+
+    @Option(names = "--status-interval", paramLabel = "SECONDS", defaultValue = "10",
+            description = "How often to log the counters (default: ${DEFAULT-VALUE}).")
+    int statusInterval;
+
+    @Override
+    public Integer call() throws Exception {
+        AgentConfig cfg = AgentConfig.load(config);
+        List<Cidr> ignored = HostAddresses.ignored(cfg);
+        FlowFilter filter = cfg.filter().ignoring(ignored);
+        log.info("node {} starting as {}; Kafka {}; not mirroring {} own or sync-link networks",
+                cfg.nodeId(), cfg.role().name().toLowerCase(java.util.Locale.ROOT),
+                cfg.kafka().getProperty("bootstrap.servers"), ignored.size());
+        Topics topics = Topics.withPrefix(cfg.topicPrefix());
+        try (Admin admin = Admin.create(cfg.kafka())) {
+            topics.ensure(admin, cfg.partitions(), cfg.replicationFactor(), Duration.ofSeconds(60));
+        }
+        CountDownLatch stopping = new CountDownLatch(1);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stopping.countDown();
+            try {
+                stopped.await(20, TimeUnit.SECONDS);
+            } catch (InterruptedException ignoredInterrupt) {
+                Thread.currentThread().interrupt();
+            }
+        }, "zaro-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        MirrorCounters counters = new MirrorCounters();
+        try (ConntrackTable table = Conntrack.open()) {
+            if (cfg.role() == AgentConfig.Role.ACTIVE) {
+                return runActive(cfg, filter, topics, table, counters, stopping);
+            }
+            return runStandby(cfg, filter, topics, table, counters, stopping);
+        } finally {
+            log.info("stopped; {}", counters);
+            stopped.countDown();
+        }
+    }
+
+    private int runActive(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,
+                          CountDownLatch stopping) throws InterruptedException {
+        KernelSettings.enableEventsForAllFlows();
+        Capture.Settings settings = new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(),
+                cfg.queueCapacity(), cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
+        try (RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
+             Capture capture = new Capture(table, publisher, settings, counters, Clock.systemUTC())) {
+            try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60))) {
+                capture.start(state);
+            }
+            log.info("publishing");
+            int code = watch(stopping, counters, capture::failure, () -> "queue=" + capture.queueDepth());
+            capture.close();
+            publisher.flush();
+            return code;
+        }
+    }
+
+    private int runStandby(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,
+                           CountDownLatch stopping) throws InterruptedException {
+        try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60));
+             Injector injector = new Injector(table, state, cfg.nodeId(), filter, cfg.timeoutGrace(), counters,
+                     Clock.systemUTC())) {
+            injector.start();
+            return watch(stopping, counters, injector::failure, () -> "");
+        }
+    }
+
+    /** Logs the counters until asked to stop (0) or until the pipeline fails (1). */
+    private int watch(CountDownLatch stopping, MirrorCounters counters, java.util.function.Supplier<Throwable> failure,
+                      java.util.function.Supplier<String> extra) throws InterruptedException {
+        while (!stopping.await(statusInterval, TimeUnit.SECONDS)) {
+            Throwable f = failure.get();
+            if (f != null) {
+                log.error("mirroring stopped: {}", f.getMessage());
+                return 1;
+            }
+            log.info("{} {}", counters, extra.get());
+        }
+        return 0;
+    }
+}

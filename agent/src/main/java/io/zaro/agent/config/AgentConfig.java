@@ -1,0 +1,271 @@
+package io.zaro.agent.config;
+
+import io.zaro.conntrack.EventOptions;
+import io.zaro.conntrack.IpProtocol;
+import io.zaro.conntrack.TcpState;
+import io.zaro.conntrack.filter.Cidr;
+import io.zaro.conntrack.filter.FlowFilter;
+import java.io.IOException;
+import java.io.Reader;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Properties;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/**
+ * The agent's settings, read from a Java properties file ({@code /etc/zaro/zaro.properties}).
+ * Every key is checked when the file is read: an unknown key (a typo), a missing required key or
+ * a bad value is a {@link ConfigException} naming the key and the fix. The keys, their defaults
+ * and their meaning are listed in {@link #KEYS} and in the README.
+ *
+ * @param nodeId this node's name in every record it publishes
+ * @param role what the node does with the table: publish it, or mirror the active's
+ * @param kafka client properties: bootstrap.servers and every {@code kafka.client.*} key, passed through
+ * @param topicPrefix the topics are PREFIX.state and PREFIX.events
+ * @param partitions partitions of topics zaro creates
+ * @param replicationFactor replication factor of topics zaro creates
+ * @param receiveBufferBytes the event socket's receive buffer
+ * @param queueCapacity events held between the netlink reader and the producer
+ * @param refreshInterval how often the active re-reads its table to refresh the standby's timeouts
+ * @param timeoutGrace what the standby adds to each mirrored entry's timeout
+ * @param filter which flows are mirrored (before the node's own addresses are added)
+ * @param ignoreOwnAddresses whether flows to and from this node's own addresses are left out
+ * @param syncInterface the sync link's interface, whose networks are left out; null for none
+ * @param vips floating addresses: never counted among the node's own addresses
+ */
+public record AgentConfig(String nodeId, Role role, Properties kafka, String topicPrefix, int partitions,
+                          short replicationFactor, int receiveBufferBytes, int queueCapacity, Duration refreshInterval,
+                          Duration timeoutGrace, FlowFilter filter, boolean ignoreOwnAddresses, String syncInterface,
+                          List<InetAddress> vips) {
+
+    /** What a node does: the active publishes its table, a standby injects the active's. */
+    public enum Role { ACTIVE, STANDBY }
+
+    public static final String KAFKA_CLIENT_PREFIX = "kafka.client.";
+
+    /** Every key with its default ("" for none, null for required) and what it means. */
+    public static final List<Key> KEYS = List.of(
+            new Key("node.id", null, "this node's name in records: 1-64 letters, digits, '.', '_' or '-'"),
+            new Key("role", null, "active (publishes its conntrack table) or standby (mirrors the active's)"),
+            new Key("kafka.bootstrap.servers", null, "host:port[,host:port...] of the Kafka cluster"),
+            new Key("kafka.topic.prefix", "zaro", "topics are PREFIX.state (compacted) and PREFIX.events (audit)"),
+            new Key("kafka.topic.partitions", "6", "partitions of the topics zaro creates"),
+            new Key("kafka.topic.replication.factor", "1", "replication factor of the topics zaro creates (3 in production)"),
+            new Key("capture.receive.buffer.bytes", Integer.toString(EventOptions.DEFAULT_RECEIVE_BUFFER_BYTES),
+                    "netlink event socket buffer; a burst beyond it is lost by the kernel and resynchronised"),
+            new Key("capture.queue.capacity", "65536", "events held between the netlink reader and the Kafka producer"),
+            new Key("mirror.refresh.interval.seconds", "30",
+                    "how often the active re-reads its table to keep the standby's timeouts ahead of the flows"),
+            new Key("mirror.timeout.grace.seconds", "90",
+                    "seconds the standby adds to each mirrored timeout; must exceed twice the refresh interval"),
+            new Key("filter.accept.networks", "", "if set, only flows from or to these networks (CIDR, comma-separated)"),
+            new Key("filter.ignore.networks", "", "flows from or to these networks are not mirrored (CIDR, comma-separated)"),
+            new Key("filter.ignore.own.addresses", "true", "leave out flows from or to this node's own addresses (not the VIPs)"),
+            new Key("filter.sync.interface", "", "the sync link's interface: flows within its networks are not mirrored"),
+            new Key("filter.protocols", "", "if set, only these protocols (tcp, udp, icmp, icmpv6, sctp, ... or numbers)"),
+            new Key("filter.tcp.states", "", "if set, only TCP flows in these states (e.g. established,syn_sent)"),
+            new Key("filter.zones", "", "if set, only flows in these conntrack zones"),
+            new Key("filter.mark", "0", "with filter.mark.mask: only flows whose mark & mask equals this"),
+            new Key("filter.mark.mask", "0", "mask for filter.mark; 0 turns the mark filter off"),
+            new Key("vips", "", "the floating addresses (comma-separated); flows to them are always mirrored"));
+
+    /** A configuration key. */
+    public record Key(String name, String defaultValue, String meaning) {
+    }
+
+    public AgentConfig {
+        kafka = copy(kafka);
+        vips = List.copyOf(vips);
+    }
+
+    private static Properties copy(Properties p) {
+        Properties c = new Properties();
+        c.putAll(p);
+        return c;
+    }
+
+    @Override
+    public Properties kafka() {
+        return copy(kafka);
+    }
+
+    /** Reads and checks a properties file. */
+    public static AgentConfig load(Path file) {
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        } catch (NoSuchFileException e) {
+            throw new ConfigException(null, "config file " + file + " does not exist: create it (see the README's "
+                    + "configuration section) or pass --config");
+        } catch (IOException | IllegalArgumentException e) {
+            throw new ConfigException(null, "cannot read config file " + file + ": " + e.getMessage());
+        }
+        return parse(p);
+    }
+
+    /** Checks properties as read from a file. */
+    public static AgentConfig parse(Properties p) {
+        Set<String> known = new TreeSet<>();
+        KEYS.forEach(k -> known.add(k.name()));
+        for (String name : p.stringPropertyNames()) {
+            if (!known.contains(name) && !name.startsWith(KAFKA_CLIENT_PREFIX)) {
+                throw new ConfigException(name, "unknown key '" + name + "': check its spelling against the README's "
+                        + "configuration section (Kafka client settings go under " + KAFKA_CLIENT_PREFIX + ")");
+            }
+        }
+        Values v = new Values(p);
+        String nodeId = v.get("node.id");
+        if (!nodeId.matches("[A-Za-z0-9._-]{1,64}")) {
+            throw v.bad("node.id", "1-64 letters, digits, '.', '_' or '-'");
+        }
+        Role role = switch (v.get("role").toLowerCase(Locale.ROOT)) {
+            case "active" -> Role.ACTIVE;
+            case "standby" -> Role.STANDBY;
+            default -> throw v.bad("role", "active or standby");
+        };
+        Properties kafka = new Properties();
+        for (String name : p.stringPropertyNames()) {
+            if (name.startsWith(KAFKA_CLIENT_PREFIX)) {
+                kafka.put(name.substring(KAFKA_CLIENT_PREFIX.length()), p.getProperty(name).trim());
+            }
+        }
+        String servers = v.get("kafka.bootstrap.servers");
+        if (!servers.matches("[^,\\s]+:\\d{1,5}(,[^,\\s]+:\\d{1,5})*")) {
+            throw v.bad("kafka.bootstrap.servers", "host:port, comma-separated");
+        }
+        kafka.put("bootstrap.servers", servers);
+        String prefix = v.get("kafka.topic.prefix");
+        if (!prefix.matches("[A-Za-z0-9._-]{1,200}")) {
+            throw v.bad("kafka.topic.prefix", "letters, digits, '.', '_' or '-'");
+        }
+        int partitions = v.integer("kafka.topic.partitions", 1, 10_000);
+        short replication = (short) v.integer("kafka.topic.replication.factor", 1, 32);
+        int buffer = v.integer("capture.receive.buffer.bytes", EventOptions.MIN_RECEIVE_BUFFER_BYTES, Integer.MAX_VALUE / 2);
+        int queue = v.integer("capture.queue.capacity", 16, 16 * 1024 * 1024);
+        int refresh = v.integer("mirror.refresh.interval.seconds", 1, 86_400);
+        int grace = v.integer("mirror.timeout.grace.seconds", 1, 864_000);
+        if (grace <= 2 * refresh) {
+            throw new ConfigException("mirror.timeout.grace.seconds", "mirror.timeout.grace.seconds is " + grace
+                    + " but must exceed twice mirror.refresh.interval.seconds (" + refresh + "): raise it to at least "
+                    + (2 * refresh + 1) + ", or refresh more often");
+        }
+        long markMask = v.unsigned32("filter.mark.mask");
+        long mark = v.unsigned32("filter.mark");
+        if ((mark & ~markMask) != 0) {
+            throw v.bad("filter.mark", "a value without bits outside filter.mark.mask (0x" + Long.toHexString(markMask) + ")");
+        }
+        FlowFilter filter = new FlowFilter(
+                v.list("filter.accept.networks", Cidr::parse, "networks such as 10.0.0.0/8 or 2001:db8::/32"),
+                v.list("filter.ignore.networks", Cidr::parse, "networks such as 10.0.0.0/8 or 2001:db8::/32"),
+                new LinkedHashSet<>(v.list("filter.protocols", IpProtocol::parse, "protocol names or numbers such as tcp, udp, 132")),
+                new LinkedHashSet<>(v.list("filter.tcp.states", s -> TcpState.valueOf(s.toUpperCase(Locale.ROOT)),
+                        "TCP states such as established, syn_sent, time_wait")),
+                new LinkedHashSet<>(v.list("filter.zones", s -> {
+                    int z = Integer.parseInt(s);
+                    if (z < 0 || z > 0xffff) {
+                        throw new IllegalArgumentException();
+                    }
+                    return z;
+                }, "zones 0..65535")),
+                mark, markMask);
+        boolean ignoreOwn = switch (v.get("filter.ignore.own.addresses").toLowerCase(Locale.ROOT)) {
+            case "true", "yes" -> true;
+            case "false", "no" -> false;
+            default -> throw v.bad("filter.ignore.own.addresses", "true or false");
+        };
+        String sync = v.get("filter.sync.interface");
+        if (!sync.isEmpty() && !sync.matches("[A-Za-z0-9._@-]{1,15}")) {
+            throw v.bad("filter.sync.interface", "an interface name such as eth2");
+        }
+        List<InetAddress> vips = v.list("vips", AgentConfig::literalAddress, "IP addresses such as 192.0.2.1");
+        return new AgentConfig(nodeId, role, kafka, prefix, partitions, replication, buffer, queue,
+                Duration.ofSeconds(refresh), Duration.ofSeconds(grace), filter, ignoreOwn, sync.isEmpty() ? null : sync, vips);
+    }
+
+    private static InetAddress literalAddress(String s) {
+        if (!s.matches("[0-9a-fA-F:.]+")) {
+            throw new IllegalArgumentException();
+        }
+        try {
+            return InetAddress.getByName(s);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e);
+        }
+    }
+
+    /** Values with their defaults applied, and errors that name the key. */
+    private static final class Values {
+        private final Properties p;
+
+        Values(Properties p) {
+            this.p = p;
+        }
+
+        String get(String name) {
+            Key key = KEYS.stream().filter(k -> k.name().equals(name)).findFirst().orElseThrow();
+            String value = p.getProperty(name);
+            if (value == null || value.isBlank()) {
+                if (key.defaultValue() == null) {
+                    throw new ConfigException(name, "required key '" + name + "' is missing: set it to " + key.meaning());
+                }
+                return key.defaultValue();
+            }
+            return value.trim();
+        }
+
+        ConfigException bad(String name, String expected) {
+            return new ConfigException(name, "'" + name + "' is '" + get(name) + "' but must be " + expected);
+        }
+
+        int integer(String name, int min, int max) {
+            try {
+                int n = Integer.parseInt(get(name));
+                if (n >= min && n <= max) {
+                    return n;
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            throw bad(name, "a whole number from " + min + " to " + max);
+        }
+
+        long unsigned32(String name) {
+            String s = get(name).toLowerCase(Locale.ROOT);
+            try {
+                long n = s.startsWith("0x") ? Long.parseLong(s.substring(2), 16) : Long.parseLong(s);
+                if (n >= 0 && n <= 0xffffffffL) {
+                    return n;
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            throw bad(name, "an unsigned 32-bit number, decimal or 0x hexadecimal");
+        }
+
+        <T> List<T> list(String name, Function<String, T> parse, String expected) {
+            List<T> out = new ArrayList<>();
+            for (String item : get(name).split(",")) {
+                String s = item.trim();
+                if (s.isEmpty()) {
+                    continue;
+                }
+                try {
+                    out.add(parse.apply(s));
+                } catch (RuntimeException e) {
+                    throw new ConfigException(name, "'" + name + "' has '" + s + "' but must list " + expected);
+                }
+            }
+            return out;
+        }
+    }
+}

@@ -1,0 +1,378 @@
+package io.zaro.agent.mirror;
+
+import io.zaro.conntrack.ConntrackEntry;
+import io.zaro.conntrack.ConntrackEvent;
+import io.zaro.conntrack.ConntrackEventListener;
+import io.zaro.conntrack.ConntrackException;
+import io.zaro.conntrack.ConntrackTable;
+import io.zaro.conntrack.EventOptions;
+import io.zaro.conntrack.EventSubscription;
+import io.zaro.conntrack.Family;
+import io.zaro.conntrack.IpProtocol;
+import io.zaro.conntrack.filter.FlowFilter;
+import io.zaro.kafka.RecordPublisher;
+import io.zaro.kafka.StateTopicReader;
+import io.zaro.kafka.record.FlowId;
+import io.zaro.kafka.record.FlowRecord;
+import io.zaro.kafka.record.FlowRecordCodec;
+import io.zaro.kafka.record.MalformedRecordException;
+import java.nio.ByteBuffer;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The active node's half of mirroring: kernel events in, records out.
+ *
+ * <p>Two threads and a bounded queue between them. The subscription's reader thread filters each
+ * event and puts it on the queue, blocking while the queue is full: the kernel then keeps events
+ * in the socket's receive buffer, and when that overflows it reports the loss (ENOBUFS). The
+ * publisher thread turns events into records and hands them to the producer, whose own buffer
+ * blocks it in turn while Kafka stalls. Nothing is dropped without a resync following: a loss
+ * reported by the kernel or a record Kafka did not take marks the table out of sync, and the
+ * publisher thread dumps the table, publishes every flow and tombstones every key of the state
+ * topic that the table no longer has. The same resync runs at start (the start-up sweep).
+ *
+ * <p>Timeouts: traffic refreshes a flow's timeout on the active without any event. Every
+ * {@code refreshInterval} the publisher thread reads the table and republishes, to the state
+ * topic only, each flow whose timeout traffic has extended and whose copy on the standby (which
+ * adds {@code timeoutGrace}) would otherwise run out within two intervals.
+ *
+ * <p>The publisher thread owns the ledger (what the state topic holds, and the expiry the
+ * standby was last told for each flow) and the sequence counter.
+ */
+public final class Capture implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Capture.class);
+    private static final Object RESYNC = new Object();
+    private static final Object REFRESH = new Object();
+    private static final Duration MIN_RESYNC_SPACING = Duration.ofSeconds(5);
+
+    /** What the capture needs to know besides its collaborators. */
+    public record Settings(String nodeId, FlowFilter filter, int receiveBufferBytes, int queueCapacity,
+                           Duration refreshInterval, Duration timeoutGrace, Set<Integer> ignoredPortIds) {
+        public Settings {
+            ignoredPortIds = Set.copyOf(ignoredPortIds);
+        }
+    }
+
+    private final ConntrackTable table;
+    private final RecordPublisher publisher;
+    private final Settings settings;
+    private final MirrorCounters counters;
+    private final Clock clock;
+    private final BlockingQueue<Object> queue;
+    private final AtomicBoolean resyncWanted = new AtomicBoolean();
+    private final AtomicBoolean refreshWanted = new AtomicBoolean();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final Thread publisherThread;
+    private volatile boolean running;
+    private EventSubscription subscription;
+
+    // Owned by the publisher thread (and by start() before that thread runs).
+    private final Map<ByteBuffer, Long> ledger = new HashMap<>();
+    private long sequence;
+    private Instant lastResync = Instant.EPOCH;
+    private Instant nextRefresh;
+
+    public Capture(ConntrackTable table, RecordPublisher publisher, Settings settings, MirrorCounters counters, Clock clock) {
+        this.table = table;
+        this.publisher = publisher;
+        this.settings = settings;
+        this.counters = counters;
+        this.clock = clock;
+        this.queue = new ArrayBlockingQueue<>(settings.queueCapacity());
+        this.publisherThread = new Thread(this::publishLoop, "zaro-publisher");
+        this.publisherThread.setDaemon(true);
+    }
+
+    /**
+     * Subscribes to the table's events, learns from the state topic which flows it holds, and
+     * starts publishing with a start-up resync.
+     *
+     * @param state a reader of the state topic, read to its end here and closed by the caller
+     */
+    public void start(StateTopicReader state) {
+        running = true;
+        subscription = table.listen(EventOptions.defaults().withReceiveBufferBytes(settings.receiveBufferBytes()),
+                new Listener());
+        long[] maxOwnSequence = {-1};
+        long records = state.readToEnd(Duration.ofMillis(500), batch -> {
+            for (ConsumerRecord<byte[], byte[]> r : batch) {
+                learn(r, maxOwnSequence);
+            }
+        });
+        long nowMicros = ChronoUnit.MICROS.between(Instant.EPOCH, clock.instant());
+        sequence = Math.max(maxOwnSequence[0] + 1, nowMicros);
+        log.info("state topic: {} records read, {} flows held; publishing as node {} from sequence {}",
+                records, ledger.size(), settings.nodeId(), sequence);
+        resyncWanted.set(true);
+        nextRefresh = clock.instant().plus(settings.refreshInterval());
+        publisherThread.start();
+    }
+
+    private void learn(ConsumerRecord<byte[], byte[]> r, long[] maxOwnSequence) {
+        if (r.key() == null) {
+            return;
+        }
+        ByteBuffer key = ByteBuffer.wrap(r.key());
+        if (r.value() == null) {
+            ledger.remove(key);
+            return;
+        }
+        try {
+            FlowRecord record = FlowRecordCodec.decode(r.value());
+            Long timeout = record.entry().timeout();
+            ledger.put(key, timeout == null ? Long.MAX_VALUE : record.timestamp().getEpochSecond() + timeout);
+            if (record.nodeId().equals(settings.nodeId())) {
+                maxOwnSequence[0] = Math.max(maxOwnSequence[0], record.sequence());
+            }
+        } catch (MalformedRecordException e) {
+            // Held all the same: the resync replaces or tombstones it.
+            ledger.put(key, Long.MIN_VALUE);
+        }
+    }
+
+    /** The error that stopped capturing (the subscription or the publisher thread), if any. */
+    public Throwable failure() {
+        return failure.get();
+    }
+
+    /** Events waiting for the publisher thread. */
+    public int queueDepth() {
+        return queue.size();
+    }
+
+    /** Asks for a resync at the publisher thread's next turn, as an event loss would. */
+    public void requestResync() {
+        resyncWanted.set(true);
+    }
+
+    private final class Listener implements ConntrackEventListener {
+        @Override
+        public void onEvent(ConntrackEvent event) {
+            counters.captured.incrementAndGet();
+            if (settings.ignoredPortIds().contains(event.originPortId())) {
+                counters.ownInjections.incrementAndGet();
+                return;
+            }
+            if (!settings.filter().accepts(event.entry())) {
+                counters.filtered.incrementAndGet();
+                return;
+            }
+            try {
+                queue.put(event);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        @Override
+        public void onEventLoss(long lossCount) {
+            counters.eventLoss.incrementAndGet();
+            resyncWanted.set(true);
+        }
+
+        @Override
+        public void onFailure(ConntrackException error) {
+            log.error("the conntrack event subscription failed: {}", error.getMessage());
+            failure.compareAndSet(null, error);
+        }
+    }
+
+    private void publishLoop() {
+        while (running) {
+            try {
+                Instant now = clock.instant();
+                if (resyncWanted.get() && !now.isBefore(lastResync.plus(MIN_RESYNC_SPACING))) {
+                    resyncWanted.set(false);
+                    lastResync = now;
+                    resync();
+                    continue;
+                }
+                if (!now.isBefore(nextRefresh)) {
+                    nextRefresh = now.plus(settings.refreshInterval());
+                    refresh();
+                    continue;
+                }
+                Object item = queue.poll(200, TimeUnit.MILLISECONDS);
+                if (item instanceof ConntrackEvent event) {
+                    publishEvent(event);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                // A kernel or Kafka error in one turn: resynchronise on the next rather than stop.
+                log.warn("publisher: {}; resynchronising", e.toString());
+                resyncWanted.set(true);
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+                log.error("publisher thread stopped", e);
+                return;
+            }
+        }
+    }
+
+    private void publishEvent(ConntrackEvent event) {
+        ConntrackEntry entry = event.entry();
+        if (event.type() == ConntrackEvent.Type.UPDATE && lacksProtocolState(entry)) {
+            // An UPDATE event carries only what changed; the state topic needs the whole flow.
+            var current = table.get(entry.original(), entry.zone());
+            if (current.isEmpty()) {
+                return; // gone already: its DESTROY follows
+            }
+            entry = current.get();
+        }
+        FlowRecord record = new FlowRecord(event.type(), settings.nodeId(), sequence++, clock.instant(), entry);
+        send(record, true);
+        ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
+        if (event.type() == ConntrackEvent.Type.DESTROY) {
+            ledger.remove(key);
+        } else {
+            ledger.put(key, expiry(record));
+        }
+    }
+
+    private static boolean lacksProtocolState(ConntrackEntry e) {
+        return (e.protocol().equals(IpProtocol.TCP) && e.tcp() == null)
+                || (e.protocol().equals(IpProtocol.SCTP) && e.sctp() == null);
+    }
+
+    private static long expiry(FlowRecord r) {
+        Long timeout = r.entry().timeout();
+        return timeout == null ? Long.MAX_VALUE : r.timestamp().getEpochSecond() + timeout;
+    }
+
+    private void send(FlowRecord record, boolean audit) {
+        CompletableFuture<Void> done = audit ? publisher.publish(record) : publisher.publishState(record);
+        done.whenComplete((ok, error) -> {
+            if (error == null) {
+                counters.published.incrementAndGet();
+            } else {
+                counters.publishFailed.incrementAndGet();
+                if (!resyncWanted.getAndSet(true)) {
+                    log.warn("Kafka did not take a record ({}); the table will be resynchronised", error.getMessage());
+                }
+            }
+        });
+    }
+
+    /**
+     * Publishes the whole table and tombstones the keys it no longer has. Events queued before the
+     * dump began are dropped first: the dump supersedes them.
+     */
+    private void resync() {
+        long started = System.nanoTime();
+        queue.clear();
+        Set<ByteBuffer> present = new HashSet<>();
+        long[] flows = {0};
+        table.dump(Family.ALL, entry -> {
+            if (!settings.filter().accepts(entry)) {
+                return;
+            }
+            FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
+            send(record, true);
+            ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
+            present.add(key);
+            ledger.put(key, expiry(record));
+            flows[0]++;
+        });
+        long tombstones = tombstoneAbsent(present);
+        counters.resyncs.incrementAndGet();
+        log.info("resync: {} flows published, {} gone flows tombstoned, in {} ms",
+                flows[0], tombstones, (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /**
+     * Republishes flows whose timeout traffic extended before the standby's copy runs out, and
+     * tombstones flows that left the table without an event. The kernel sends no event at all for
+     * a flow created while nobody listened with {@code nf_conntrack_events=2} (the default); this
+     * sweep catches such flows within one interval.
+     */
+    private void refresh() {
+        long now = clock.instant().getEpochSecond();
+        long horizon = now + 2 * settings.refreshInterval().toSeconds() - settings.timeoutGrace().toSeconds();
+        long[] refreshed = {0};
+        Set<ByteBuffer> present = new HashSet<>();
+        table.dump(Family.ALL, entry -> {
+            if (!settings.filter().accepts(entry)) {
+                return;
+            }
+            ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
+            present.add(key);
+            if (entry.timeout() == null) {
+                return;
+            }
+            Long told = ledger.get(key);
+            long expiry = now + entry.timeout();
+            if (told == null) {
+                // Never published (its event is still queued, or was lost): publish it as a change.
+                FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
+                send(record, true);
+                ledger.put(key, expiry);
+            } else if (told < horizon && expiry > told) {
+                FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
+                send(record, false);
+                ledger.put(key, expiry);
+                refreshed[0]++;
+            }
+        });
+        counters.refreshed.addAndGet(refreshed[0]);
+        long tombstones = tombstoneAbsent(present);
+        if (tombstones > 0) {
+            log.info("refresh: {} flows left the table without an event; tombstoned", tombstones);
+        }
+    }
+
+    /** Tombstones every flow of the ledger that {@code present} lacks; returns how many. */
+    private long tombstoneAbsent(Set<ByteBuffer> present) {
+        long tombstones = 0;
+        for (Iterator<Map.Entry<ByteBuffer, Long>> it = ledger.entrySet().iterator(); it.hasNext(); ) {
+            ByteBuffer key = it.next().getKey();
+            if (present.contains(key)) {
+                continue;
+            }
+            it.remove();
+            tombstones++;
+            try {
+                FlowId id = FlowRecordCodec.decodeKey(key.array());
+                send(new FlowRecord(ConntrackEvent.Type.DESTROY, settings.nodeId(), sequence++, clock.instant(),
+                        id.bareEntry()), true);
+            } catch (MalformedRecordException e) {
+                log.warn("state topic holds a key that is not a zaro key; it is left alone: {}", e.getMessage());
+            }
+        }
+        counters.swept.addAndGet(tombstones);
+        return tombstones;
+    }
+
+    /** Stops capturing; records already handed to the producer are flushed by the caller. */
+    @Override
+    public void close() {
+        running = false;
+        if (subscription != null) {
+            subscription.close();
+        }
+        publisherThread.interrupt();
+        try {
+            publisherThread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

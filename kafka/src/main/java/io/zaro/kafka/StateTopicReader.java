@@ -1,0 +1,115 @@
+package io.zaro.kafka;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * Reads the compacted state topic: every partition from its beginning, without a consumer group,
+ * so that any number of standbys read all of it independently and nothing is committed. Not
+ * thread-safe, as {@link KafkaConsumer} is not; only {@link #wakeup()} may be called from
+ * another thread.
+ */
+public final class StateTopicReader implements AutoCloseable {
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final List<TopicPartition> partitions;
+
+    /**
+     * Assigns every partition of the state topic and seeks to its beginning.
+     *
+     * @param client connection settings, passed through (TLS and SASL included)
+     */
+    public StateTopicReader(Properties client, Topics topics, Duration timeout) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.putAll(client);
+        p.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        try {
+            List<PartitionInfo> infos = consumer.partitionsFor(topics.state(), timeout);
+            if (infos == null || infos.isEmpty()) {
+                throw new IllegalStateException("topic " + topics.state() + " does not exist: start the active node first, "
+                        + "or create the topics");
+            }
+            this.partitions = infos.stream().map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+        } catch (RuntimeException e) {
+            consumer.close(Duration.ZERO);
+            throw e;
+        }
+    }
+
+    /**
+     * Reads every record up to the end offsets as they were when this call began, handing them
+     * over one poll's batch at a time, in partition order. Afterwards {@link #poll} follows on.
+     *
+     * @return how many records were read
+     */
+    public long readToEnd(Duration pollTimeout, Consumer<ConsumerRecords<byte[], byte[]>> batch) {
+        Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+        long read = 0;
+        while (behind(end)) {
+            ConsumerRecords<byte[], byte[]> records = consumer.poll(pollTimeout);
+            read += records.count();
+            if (!records.isEmpty()) {
+                batch.accept(records);
+            }
+        }
+        return read;
+    }
+
+    private boolean behind(Map<TopicPartition, Long> end) {
+        for (TopicPartition tp : partitions) {
+            if (consumer.position(tp) < end.get(tp)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The next batch of records, possibly empty; throws {@link WakeupException} after {@link #wakeup()}. */
+    public ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+        return consumer.poll(timeout);
+    }
+
+    /** How many records the reader is behind the end of the topic, summed over partitions. */
+    public long lag() {
+        Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+        long lag = 0;
+        for (TopicPartition tp : partitions) {
+            lag += Math.max(0, end.get(tp) - consumer.position(tp));
+        }
+        return lag;
+    }
+
+    /** Makes a blocked or the next {@link #poll} throw {@link WakeupException}; safe from any thread. */
+    public void wakeup() {
+        consumer.wakeup();
+    }
+
+    @Override
+    public void close() {
+        consumer.close(Duration.ofSeconds(5));
+    }
+
+    /** Iterates a batch as a flat list, in partition order. */
+    public static List<ConsumerRecord<byte[], byte[]>> list(ConsumerRecords<byte[], byte[]> records) {
+        java.util.ArrayList<ConsumerRecord<byte[], byte[]>> out = new java.util.ArrayList<>(records.count());
+        records.forEach(out::add);
+        return out;
+    }
+}

@@ -1,0 +1,131 @@
+package io.zaro.tests.netns;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A {@code zaro agent} process inside a lab namespace, with its config file and its log. Stopped
+ * with SIGTERM (as systemd stops it) by {@link #stop()}, killed with the lab otherwise.
+ */
+public final class AgentProcess implements AutoCloseable {
+    private static final Pattern COUNTER = Pattern.compile("(\\w+)=(\\d+)");
+
+    private final Path log;
+    private final Process process;
+
+    private AgentProcess(Path log, Process process) {
+        this.log = log;
+        this.process = process;
+    }
+
+    /** Writes {@code config} to a file and starts the agent on it in {@code host}, logging to a file. */
+    public static AgentProcess start(Host host, String config) {
+        try {
+            Path dir = Files.createTempDirectory("zaro-agent");
+            Path file = dir.resolve("zaro.properties");
+            Files.writeString(file, config);
+            Path log = Files.createFile(dir.resolve("agent.log"));
+            String command = String.join(" ", ZaroCli.command("agent", "--config", file.toString(), "--status-interval", "1"))
+                    + " >> " + log + " 2>&1";
+            return new AgentProcess(log, host.spawn("sh", "-c", "exec " + command));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public String log() {
+        try {
+            return Files.readString(log);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** The counters of the agent's latest status line (all zero before the first). */
+    public Map<String, Long> counters() {
+        String last = null;
+        for (String line : log().split("\n")) {
+            if (line.contains("=") && COUNTER.matcher(line).find() && !line.contains("Exception")) {
+                last = line;
+            }
+        }
+        Map<String, Long> out = new TreeMap<>();
+        if (last != null) {
+            Matcher m = COUNTER.matcher(last);
+            while (m.find()) {
+                out.put(m.group(1), Long.parseLong(m.group(2)));
+            }
+        }
+        return out;
+    }
+
+    public long counter(String name) {
+        return counters().getOrDefault(name, 0L);
+    }
+
+    /** Waits until the log contains {@code text}; fails with the log when it does not within the time. */
+    public void awaitLog(String text, Duration timeout) {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < end) {
+            if (log().contains(text)) {
+                return;
+            }
+            if (!process.isAlive()) {
+                throw new AssertionError("agent exited (" + process.exitValue() + ") before logging '" + text + "':\n" + log());
+            }
+            sleep(100);
+        }
+        throw new AssertionError("agent did not log '" + text + "' within " + timeout.toSeconds() + " s:\n" + log());
+    }
+
+    /** SIGTERM, then waits for the exit; returns the exit code. */
+    public int stop() {
+        process.destroy();
+        try {
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return process.exitValue();
+    }
+
+    /** SIGKILL, as a crash. */
+    public void kill() {
+        process.destroyForcibly();
+        try {
+            process.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            stop();
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+}

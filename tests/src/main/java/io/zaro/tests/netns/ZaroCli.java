@@ -1,0 +1,27 @@
+package io.zaro.tests.netns;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/** The built {@code zaro} command (agent/target/zaro.jar), as tests run it in namespaces. */
+public final class ZaroCli {
+    /** The shaded jar; the tests module is built after the agent, so it exists during {@code mvn verify}. */
+    public static final Path JAR = Path.of("../agent/target/zaro.jar").toAbsolutePath().normalize();
+
+    private ZaroCli() {
+    }
+
+    /** {@code java -jar zaro.jar ARGS} with the JVM that runs the tests. */
+    public static List<String> command(String... args) {
+        if (!Files.isRegularFile(JAR)) {
+            throw new IllegalStateException(JAR + " is missing: build it first with `mvn -pl agent -am package -DskipTests`");
+        }
+        String java = ProcessHandle.current().info().command().orElse("java");
+        List<String> c = new ArrayList<>(List.of(java, "-jar", JAR.toString()));
+        c.addAll(Arrays.asList(args));
+        return c;
+    }
+}
