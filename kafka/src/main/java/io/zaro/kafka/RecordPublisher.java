@@ -39,9 +39,9 @@ public final class RecordPublisher implements AutoCloseable {
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");
         p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "5");
-        p.put(ProducerConfig.LINGER_MS_CONFIG, "2");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
         p.put(ProducerConfig.BATCH_SIZE_CONFIG, Integer.toString(256 * 1024));
-        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "lz4");
+        p.put(ProducerConfig.COMPRESSION_TYPE_CONFIG, "none");
         p.putAll(client);
         return p;
     }
@@ -82,8 +82,13 @@ public final class RecordPublisher implements AutoCloseable {
         producer.flush();
     }
 
+    /** Sends what is buffered, waiting at most {@code timeout}; records not acknowledged by then fail. */
+    public void close(java.time.Duration timeout) {
+        producer.close(timeout);
+    }
+
     @Override
     public void close() {
-        producer.close();
+        close(java.time.Duration.ofSeconds(30));
     }
 }

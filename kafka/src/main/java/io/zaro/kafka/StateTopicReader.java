@@ -34,9 +34,12 @@ public final class StateTopicReader implements AutoCloseable {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "10000");
-        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.putAll(client);
         p.remove(ConsumerConfig.GROUP_ID_CONFIG);
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        // zaro's producers are not transactional; read_committed would let any producer that
+        // leaves a transaction open stall every standby.
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
         this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
         try {
             List<PartitionInfo> infos = consumer.partitionsFor(topics.state(), timeout);
@@ -56,17 +59,28 @@ public final class StateTopicReader implements AutoCloseable {
     /**
      * Reads every record up to the end offsets as they were when this call began, handing them
      * over one poll's batch at a time, in partition order. Afterwards {@link #poll} follows on.
+     * When a poll brings nothing, the end offsets are read again: an end that moved back (a log
+     * truncated by an unclean leader election) counts as reached.
      *
      * @return how many records were read
+     * @throws IllegalStateException when the end is not reached within {@code deadline}
      */
-    public long readToEnd(Duration pollTimeout, Consumer<ConsumerRecords<byte[], byte[]>> batch) {
+    public long readToEnd(Duration pollTimeout, Duration deadline, Consumer<ConsumerRecords<byte[], byte[]>> batch) {
+        long giveUp = System.nanoTime() + deadline.toNanos();
         Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
         long read = 0;
         while (behind(end)) {
+            if (System.nanoTime() - giveUp > 0) {
+                throw new IllegalStateException("the state topic was not read to its end within " + deadline.toSeconds()
+                        + " s (" + read + " records read): check that every partition has a leader");
+            }
             ConsumerRecords<byte[], byte[]> records = consumer.poll(pollTimeout);
             read += records.count();
             if (!records.isEmpty()) {
                 batch.accept(records);
+            } else {
+                Map<TopicPartition, Long> now = consumer.endOffsets(partitions);
+                now.forEach((tp, offset) -> end.merge(tp, offset, Math::min));
             }
         }
         return read;

@@ -12,9 +12,6 @@ import io.zaro.conntrack.ConntrackTable;
 import io.zaro.conntrack.Family;
 import io.zaro.conntrack.IpProtocol;
 import io.zaro.conntrack.Status;
-import io.zaro.conntrack.TcpInfo;
-import io.zaro.conntrack.TcpState;
-import io.zaro.conntrack.Tuple;
 import io.zaro.conntrack.filter.Cidr;
 import io.zaro.kafka.record.FlowRecord;
 import io.zaro.kafka.record.FlowRecordCodec;
@@ -25,10 +22,10 @@ import io.zaro.tests.netns.ConntrackCli;
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
+import io.zaro.tests.netns.SyntheticFlows;
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -63,6 +60,7 @@ class MirrorKernelTest {
     private static final String SERVER_V6 = "fd20:2::2";
     private static final String FW1_OUTSIDE_V4 = "10.20.2.1";
     private static final Cidr SYNC_NETWORK = Cidr.parse("10.99.0.0/24");
+    private static final SyntheticFlows FLOWS = new SyntheticFlows(SERVER_V4, SERVER_V6, FW1_OUTSIDE_V4);
 
     private Lab lab;
     private Host client;
@@ -414,34 +412,8 @@ class MirrorKernelTest {
         return Long.parseLong(fw.execOk("conntrack", "-C").stdout().trim());
     }
 
-    /**
-     * Flows as a busy firewall holds them: established TCP source-NATed to fw1's outside address,
-     * UDP with marks, some in zone 3, a tenth over IPv6. {@code n} flows from index {@code first}.
-     */
-    static List<ConntrackEntry> syntheticFlows(int first, int n) {
-        List<ConntrackEntry> out = new ArrayList<>(n);
-        for (int i = first; i < first + n; i++) {
-            int port = 1024 + i % 60000;
-            int host = i / 60000;
-            boolean v6 = i % 10 == 9;
-            InetAddress src = ip(v6 ? "fd20:1::" + Integer.toHexString(0x100 + host) : "10.20.1." + (100 + host));
-            InetAddress dst = ip(v6 ? SERVER_V6 : SERVER_V4);
-            if (i % 2 == 0) {
-                Tuple orig = Tuple.ofPorts(src, dst, IpProtocol.TCP, port, 443);
-                ConntrackEntry.Builder b = ConntrackEntry.builder(orig).timeout(600)
-                        .status(Status.SEEN_REPLY, Status.ASSURED)
-                        .tcp(new TcpInfo(TcpState.ESTABLISHED, 7, 7, 0, 0));
-                if (!v6) {
-                    b.reply(Tuple.ofPorts(dst, ip(FW1_OUTSIDE_V4), IpProtocol.TCP, 443, port));
-                }
-                out.add(b.build());
-            } else {
-                Tuple orig = Tuple.ofPorts(src, dst, IpProtocol.UDP, port, 53);
-                out.add(ConntrackEntry.builder(orig).timeout(600).status(Status.SEEN_REPLY).mark(i % 7)
-                        .zone(i % 3 == 0 ? 3 : 0).build());
-            }
-        }
-        return out;
+    private static List<ConntrackEntry> syntheticFlows(int first, int n) {
+        return FLOWS.range(first, n);
     }
 
     /** Every record of a topic as kcat reads it from the broker's namespace; null for a tombstone. */

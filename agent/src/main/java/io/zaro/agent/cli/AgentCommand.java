@@ -34,6 +34,8 @@ import picocli.CommandLine.Option;
                 "Logs to stderr; the counters every --status-interval seconds."})
 public final class AgentCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(AgentCommand.class);
+    /** How long reading the state topic to its end at start may take before the agent gives up (and systemd restarts it). */
+    private static final Duration STARTUP_READ_TIMEOUT = Duration.ofMinutes(10);
 
     @Option(names = "--config", paramLabel = "FILE", defaultValue = "/etc/zaro/zaro.properties",
             description = "Configuration file (default: ${DEFAULT-VALUE}).")
@@ -60,7 +62,7 @@ public final class AgentCommand implements Callable<Integer> {
         Thread hook = new Thread(() -> {
             stopping.countDown();
             try {
-                stopped.await(20, TimeUnit.SECONDS);
+                stopped.await(40, TimeUnit.SECONDS);
             } catch (InterruptedException ignoredInterrupt) {
                 Thread.currentThread().interrupt();
             }
@@ -83,16 +85,17 @@ public final class AgentCommand implements Callable<Integer> {
         KernelSettings.enableEventsForAllFlows();
         Capture.Settings settings = new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(),
                 cfg.queueCapacity(), cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
-        try (RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
-             Capture capture = new Capture(table, publisher, settings, counters, Clock.systemUTC())) {
+        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
+        Capture capture = new Capture(table, publisher, settings, counters, Clock.systemUTC());
+        try {
             try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60))) {
-                capture.start(state);
+                capture.start(state, STARTUP_READ_TIMEOUT);
             }
             log.info("publishing");
-            int code = watch(stopping, counters, capture::failure, () -> "queue=" + capture.queueDepth());
+            return watch(stopping, counters, capture::failure, () -> "queue=" + capture.queueDepth());
+        } finally {
             capture.close();
-            publisher.flush();
-            return code;
+            publisher.close(Duration.ofSeconds(15));
         }
     }
 
@@ -101,7 +104,7 @@ public final class AgentCommand implements Callable<Integer> {
         try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60));
              Injector injector = new Injector(table, state, cfg.nodeId(), filter, cfg.timeoutGrace(), counters,
                      Clock.systemUTC())) {
-            injector.start();
+            injector.start(STARTUP_READ_TIMEOUT);
             return watch(stopping, counters, injector::failure, () -> "");
         }
     }

@@ -140,8 +140,10 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             }
         }
         String servers = v.get("kafka.bootstrap.servers");
-        if (!servers.matches("[^,\\s]+:\\d{1,5}(,[^,\\s]+:\\d{1,5})*")) {
-            throw v.bad("kafka.bootstrap.servers", "host:port, comma-separated");
+        if (!servers.matches("[^,\\s]+:\\d{1,5}(,[^,\\s]+:\\d{1,5})*")
+                || java.util.Arrays.stream(servers.split(",")).mapToInt(hp -> Integer.parseInt(hp.substring(hp.lastIndexOf(':') + 1)))
+                        .anyMatch(port -> port < 1 || port > 65535)) {
+            throw v.bad("kafka.bootstrap.servers", "host:port with ports 1-65535, comma-separated");
         }
         kafka.put("bootstrap.servers", servers);
         String prefix = v.get("kafka.topic.prefix");
@@ -152,7 +154,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         short replication = (short) v.integer("kafka.topic.replication.factor", 1, 32);
         int buffer = v.integer("capture.receive.buffer.bytes", EventOptions.MIN_RECEIVE_BUFFER_BYTES, Integer.MAX_VALUE / 2);
         int queue = v.integer("capture.queue.capacity", 16, 16 * 1024 * 1024);
-        int refresh = v.integer("mirror.refresh.interval.seconds", 1, 86_400);
+        int refresh = v.integer("mirror.refresh.interval.seconds", 2, 86_400);
         int grace = v.integer("mirror.timeout.grace.seconds", 1, 864_000);
         if (grace <= 2 * refresh) {
             throw new ConfigException("mirror.timeout.grace.seconds", "mirror.timeout.grace.seconds is " + grace
@@ -193,14 +195,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
     }
 
     private static InetAddress literalAddress(String s) {
-        if (!s.matches("[0-9a-fA-F:.]+")) {
-            throw new IllegalArgumentException();
-        }
-        try {
-            return InetAddress.getByName(s);
-        } catch (IOException e) {
-            throw new IllegalArgumentException(e);
-        }
+        return Cidr.literalAddress(s);
     }
 
     /** Values with their defaults applied, and errors that name the key. */

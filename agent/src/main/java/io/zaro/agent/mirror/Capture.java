@@ -61,6 +61,7 @@ public final class Capture implements AutoCloseable {
     private static final Object RESYNC = new Object();
     private static final Object REFRESH = new Object();
     private static final Duration MIN_RESYNC_SPACING = Duration.ofSeconds(5);
+    private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(10);
 
     /** What the capture needs to know besides its collaborators. */
     public record Settings(String nodeId, FlowFilter filter, int receiveBufferBytes, int queueCapacity,
@@ -79,6 +80,9 @@ public final class Capture implements AutoCloseable {
     private final AtomicBoolean resyncWanted = new AtomicBoolean();
     private final AtomicBoolean refreshWanted = new AtomicBoolean();
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    /** Keys whose tombstone Kafka did not take: written by producer callbacks, merged into the ledger by the publisher thread. */
+    private final Set<ByteBuffer> failedTombstones = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean draining;
     private final Thread publisherThread;
     private volatile boolean running;
     private EventSubscription subscription;
@@ -86,8 +90,8 @@ public final class Capture implements AutoCloseable {
     // Owned by the publisher thread (and by start() before that thread runs).
     private final Map<ByteBuffer, Long> ledger = new HashMap<>();
     private long sequence;
-    private Instant lastResync = Instant.EPOCH;
-    private Instant nextRefresh;
+    private long lastResyncNanos;
+    private long nextRefreshNanos;
 
     public Capture(ConntrackTable table, RecordPublisher publisher, Settings settings, MirrorCounters counters, Clock clock) {
         this.table = table;
@@ -105,13 +109,14 @@ public final class Capture implements AutoCloseable {
      * starts publishing with a start-up resync.
      *
      * @param state a reader of the state topic, read to its end here and closed by the caller
+     * @param readTimeout how long reading it may take
      */
-    public void start(StateTopicReader state) {
+    public void start(StateTopicReader state, Duration readTimeout) {
         running = true;
         subscription = table.listen(EventOptions.defaults().withReceiveBufferBytes(settings.receiveBufferBytes()),
                 new Listener());
         long[] maxOwnSequence = {-1};
-        long records = state.readToEnd(Duration.ofMillis(500), batch -> {
+        long records = state.readToEnd(Duration.ofMillis(500), readTimeout, batch -> {
             for (ConsumerRecord<byte[], byte[]> r : batch) {
                 learn(r, maxOwnSequence);
             }
@@ -121,7 +126,8 @@ public final class Capture implements AutoCloseable {
         log.info("state topic: {} records read, {} flows held; publishing as node {} from sequence {}",
                 records, ledger.size(), settings.nodeId(), sequence);
         resyncWanted.set(true);
-        nextRefresh = clock.instant().plus(settings.refreshInterval());
+        lastResyncNanos = System.nanoTime() - MIN_RESYNC_SPACING.toNanos();
+        nextRefreshNanos = System.nanoTime() + settings.refreshInterval().toNanos();
         publisherThread.start();
     }
 
@@ -170,12 +176,16 @@ public final class Capture implements AutoCloseable {
                 counters.ownInjections.incrementAndGet();
                 return;
             }
-            if (!settings.filter().accepts(event.entry())) {
+            // An UPDATE without its protocol state is completed, then filtered, by the publisher thread.
+            if (!incomplete(event) && !settings.filter().accepts(event.entry())) {
                 counters.filtered.incrementAndGet();
                 return;
             }
             try {
-                queue.put(event);
+                // Blocks while the queue is full (the kernel buffers meanwhile), but not past close().
+                while (running && !queue.offer(event, 100, TimeUnit.MILLISECONDS)) {
+                    // waiting for the publisher thread
+                }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -195,17 +205,28 @@ public final class Capture implements AutoCloseable {
     }
 
     private void publishLoop() {
-        while (running) {
+        while (running || draining) {
             try {
-                Instant now = clock.instant();
-                if (resyncWanted.get() && !now.isBefore(lastResync.plus(MIN_RESYNC_SPACING))) {
+                long now = System.nanoTime();
+                if (draining) {
+                    // Stopping: publish what the reader queued before it stopped, then end.
+                    Object item = queue.poll();
+                    if (item == null) {
+                        return;
+                    }
+                    if (item instanceof ConntrackEvent event) {
+                        publishEvent(event);
+                    }
+                    continue;
+                }
+                if (resyncWanted.get() && now - lastResyncNanos >= MIN_RESYNC_SPACING.toNanos()) {
                     resyncWanted.set(false);
-                    lastResync = now;
+                    lastResyncNanos = now;
                     resync();
                     continue;
                 }
-                if (!now.isBefore(nextRefresh)) {
-                    nextRefresh = now.plus(settings.refreshInterval());
+                if (now - nextRefreshNanos >= 0) {
+                    nextRefreshNanos = now + settings.refreshInterval().toNanos();
                     refresh();
                     continue;
                 }
@@ -230,22 +251,36 @@ public final class Capture implements AutoCloseable {
 
     private void publishEvent(ConntrackEvent event) {
         ConntrackEntry entry = event.entry();
-        if (event.type() == ConntrackEvent.Type.UPDATE && lacksProtocolState(entry)) {
+        ConntrackEvent.Type type = event.type();
+        if (incomplete(event)) {
             // An UPDATE event carries only what changed; the state topic needs the whole flow.
             var current = table.get(entry.original(), entry.zone());
             if (current.isEmpty()) {
                 return; // gone already: its DESTROY follows
             }
             entry = current.get();
+            if (!settings.filter().accepts(entry)) {
+                counters.filtered.incrementAndGet();
+                ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
+                if (!ledger.containsKey(key)) {
+                    return;
+                }
+                // It was mirrored and has left the filter (a TCP state, a mark): the standby drops it.
+                type = ConntrackEvent.Type.DESTROY;
+            }
         }
-        FlowRecord record = new FlowRecord(event.type(), settings.nodeId(), sequence++, clock.instant(), entry);
+        FlowRecord record = new FlowRecord(type, settings.nodeId(), sequence++, clock.instant(), entry);
         send(record, true);
         ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
-        if (event.type() == ConntrackEvent.Type.DESTROY) {
+        if (type == ConntrackEvent.Type.DESTROY) {
             ledger.remove(key);
         } else {
             ledger.put(key, expiry(record));
         }
+    }
+
+    private static boolean incomplete(ConntrackEvent event) {
+        return event.type() == ConntrackEvent.Type.UPDATE && lacksProtocolState(event.entry());
     }
 
     private static boolean lacksProtocolState(ConntrackEntry e) {
@@ -265,6 +300,9 @@ public final class Capture implements AutoCloseable {
                 counters.published.incrementAndGet();
             } else {
                 counters.publishFailed.incrementAndGet();
+                if (record.type() == ConntrackEvent.Type.DESTROY) {
+                    failedTombstones.add(ByteBuffer.wrap(FlowRecordCodec.encodeKey(record.entry())));
+                }
                 if (!resyncWanted.getAndSet(true)) {
                     log.warn("Kafka did not take a record ({}); the table will be resynchronised", error.getMessage());
                 }
@@ -341,6 +379,10 @@ public final class Capture implements AutoCloseable {
 
     /** Tombstones every flow of the ledger that {@code present} lacks; returns how many. */
     private long tombstoneAbsent(Set<ByteBuffer> present) {
+        for (Iterator<ByteBuffer> it = failedTombstones.iterator(); it.hasNext(); ) {
+            ledger.putIfAbsent(it.next(), Long.MIN_VALUE);
+            it.remove();
+        }
         long tombstones = 0;
         for (Iterator<Map.Entry<ByteBuffer, Long>> it = ledger.entrySet().iterator(); it.hasNext(); ) {
             ByteBuffer key = it.next().getKey();
@@ -361,16 +403,30 @@ public final class Capture implements AutoCloseable {
         return tombstones;
     }
 
-    /** Stops capturing; records already handed to the producer are flushed by the caller. */
+    /**
+     * Stops capturing: closes the subscription, publishes the events already queued (for at most
+     * 10 s), and stops the publisher thread. Records handed to the producer
+     * are flushed by the caller.
+     */
     @Override
     public void close() {
+        if (!running) {
+            return;
+        }
+        draining = true;
         running = false;
         if (subscription != null) {
             subscription.close();
         }
-        publisherThread.interrupt();
         try {
-            publisherThread.join(10_000);
+            publisherThread.join(DRAIN_TIMEOUT.toMillis());
+            if (publisherThread.isAlive()) {
+                log.warn("{} queued events not published within {} s of stopping; the next start's resync covers them",
+                        queue.size(), DRAIN_TIMEOUT.toSeconds());
+                draining = false;
+                publisherThread.interrupt();
+                publisherThread.join(2_000);
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -65,6 +65,10 @@ public final class Injector implements AutoCloseable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean running;
     private long lastProblemLog;
+    /** Owned by the injector thread: true until the bootstrap's end, and the creates that clashed meanwhile. */
+    private boolean bootstrapping = true;
+    private Duration bootstrapTimeout;
+    private final List<ConntrackEntry> clashed = new ArrayList<>();
 
     public Injector(ConntrackTable table, StateTopicReader reader, String nodeId, FlowFilter filter, Duration timeoutGrace,
                     MirrorCounters counters, Clock clock) {
@@ -79,7 +83,9 @@ public final class Injector implements AutoCloseable {
         this.thread.setDaemon(true);
     }
 
-    public void start() {
+    /** Starts the injector thread; the bootstrap fails the injector when it takes longer than {@code bootstrapTimeout}. */
+    public void start(Duration bootstrapTimeout) {
+        this.bootstrapTimeout = bootstrapTimeout;
         running = true;
         thread.start();
     }
@@ -98,8 +104,11 @@ public final class Injector implements AutoCloseable {
         try {
             long started = System.nanoTime();
             Set<ByteBuffer> held = new HashSet<>();
-            long records = reader.readToEnd(Duration.ofMillis(500), batch -> apply(batch, held));
+            long records = reader.readToEnd(Duration.ofMillis(500), bootstrapTimeout, batch -> apply(batch, held));
             long ghosts = deleteGhosts(held);
+            bootstrapping = false;
+            clashed.forEach(this::createOrReplace);
+            clashed.clear();
             log.info("bootstrap: {} records read, {} flows held, {} ghosts deleted, in {} ms",
                     records, held.size(), ghosts, (System.nanoTime() - started) / 1_000_000);
             held.clear();
@@ -135,14 +144,23 @@ public final class Injector implements AutoCloseable {
         return ghosts.size();
     }
 
+    /** What one batch asks for one flow: its last state (null: delete), and whether a delete came first. */
+    private static final class Op {
+        ConntrackEntry entry;
+        boolean deleteFirst;
+        boolean preferUpdate;
+    }
+
     /**
      * Applies one batch. Within a batch only each flow's last record counts (they are the
-     * flow's successive states, in order); then creates go to the kernel batched.
+     * flow's successive states, in order), except that a delete followed by a new state deletes
+     * first: the flow ended and its tuple was used again, perhaps with other NAT. Then creates go
+     * to the kernel batched.
      *
      * @param held during the bootstrap, the keys whose latest record is a live flow; else null
      */
     void apply(ConsumerRecords<byte[], byte[]> batch, Set<ByteBuffer> held) {
-        Map<ByteBuffer, ConntrackEntry> latest = new LinkedHashMap<>();
+        Map<ByteBuffer, Op> latest = new LinkedHashMap<>();
         for (ConsumerRecord<byte[], byte[]> r : batch) {
             counters.consumed.incrementAndGet();
             if (r.key() == null) {
@@ -152,7 +170,7 @@ public final class Injector implements AutoCloseable {
             }
             ByteBuffer key = ByteBuffer.wrap(r.key());
             if (r.value() == null) {
-                latest.put(key, null);
+                delete(latest, key);
                 continue;
             }
             FlowRecord record;
@@ -160,49 +178,76 @@ public final class Injector implements AutoCloseable {
                 record = FlowRecordCodec.decode(r.value());
             } catch (MalformedRecordException e) {
                 counters.rejectedMalformed.incrementAndGet();
+                latest.remove(key);
                 problem("rejected record at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
                 continue;
             }
             if (!java.util.Arrays.equals(r.key(), FlowRecordCodec.encodeKey(record.entry()))) {
                 counters.rejectedMalformed.incrementAndGet();
+                latest.remove(key);
                 problem("rejected record at {}-{}@{}: its key is not its flow's", r.topic(), r.partition(), r.offset());
                 continue;
             }
             if (record.nodeId().equals(nodeId)) {
                 counters.ignoredOwnNode.incrementAndGet();
+                latest.remove(key);
                 continue;
             }
             if (!filter.accepts(record.entry())) {
+                // A flow the filter no longer accepts (a TCP state or mark it left) is no longer mirrored.
                 counters.rejectedFiltered.incrementAndGet();
+                delete(latest, key);
                 continue;
             }
             if (record.type() == io.zaro.conntrack.ConntrackEvent.Type.DESTROY) {
-                latest.put(key, null);
+                delete(latest, key);
                 continue;
             }
             ConntrackEntry mirrored = withMirroredTimeout(record);
             if (mirrored == null) {
                 counters.expired.incrementAndGet();
-                latest.put(key, null);
-            } else {
-                latest.put(key, mirrored);
+                delete(latest, key);
+                continue;
             }
+            Op op = latest.get(key);
+            if (op == null) {
+                op = new Op();
+                latest.put(key, op);
+            } else if (op.entry == null) {
+                op.deleteFirst = true;
+            }
+            op.entry = mirrored;
+            op.preferUpdate = held == null && record.type() == io.zaro.conntrack.ConntrackEvent.Type.UPDATE;
         }
         List<ConntrackEntry> creates = new ArrayList<>();
-        for (Map.Entry<ByteBuffer, ConntrackEntry> e : latest.entrySet()) {
-            if (e.getValue() == null) {
+        for (Map.Entry<ByteBuffer, Op> e : latest.entrySet()) {
+            Op op = e.getValue();
+            if (op.entry == null) {
                 if (held != null) {
                     held.remove(e.getKey());
                 }
                 delete(e.getKey());
+                continue;
+            }
+            if (held != null) {
+                held.add(e.getKey());
+            }
+            if (op.deleteFirst) {
+                delete(e.getKey());
+                creates.add(op.entry);
+            } else if (op.preferUpdate) {
+                updateOrCreate(op.entry);
             } else {
-                if (held != null) {
-                    held.add(e.getKey());
-                }
-                creates.add(e.getValue());
+                creates.add(op.entry);
             }
         }
-        upsert(creates);
+        createAll(creates);
+    }
+
+    private static void delete(Map<ByteBuffer, Op> latest, ByteBuffer key) {
+        Op op = latest.computeIfAbsent(key, k -> new Op());
+        op.entry = null;
+        op.deleteFirst = false;
     }
 
     /** The entry with the timeout the standby keeps, or null when it has run out already. */
@@ -216,16 +261,16 @@ public final class Injector implements AutoCloseable {
         return r.entry().toBuilder().timeout(Math.min(remaining, 0xffffffffL)).id(null).use(null).build();
     }
 
-    private void upsert(List<ConntrackEntry> entries) {
+    private void createAll(List<ConntrackEntry> entries) {
         if (entries.isEmpty()) {
             return;
         }
         BatchResult result;
         try {
             result = table.createAll(entries);
-        } catch (ConntrackException e) {
-            // The whole batch failed to go out; try one by one so one bad entry costs only itself.
-            entries.forEach(this::upsertOne);
+        } catch (RuntimeException e) {
+            // The batch did not go out whole; one by one, a bad entry costs only itself.
+            entries.forEach(this::createOrReplace);
             return;
         }
         for (int i = 0; i < result.size(); i++) {
@@ -233,7 +278,7 @@ public final class Injector implements AutoCloseable {
             if (errno == 0) {
                 counters.created.incrementAndGet();
             } else if (errno == ERRNO_EEXIST) {
-                update(entries.get(i));
+                replaceOrUpdate(entries.get(i));
             } else {
                 counters.injectFailed.incrementAndGet();
                 problem("cannot create {}: errno {}", entries.get(i), errno);
@@ -241,32 +286,94 @@ public final class Injector implements AutoCloseable {
         }
     }
 
-    private void upsertOne(ConntrackEntry e) {
-        try {
-            table.create(e);
-            counters.created.incrementAndGet();
-        } catch (ConntrackException ex) {
-            if (ex.errno() == ERRNO_EEXIST) {
-                update(e);
-            } else {
-                counters.injectFailed.incrementAndGet();
-                problem("cannot create {}: {}", e, ex.getMessage());
-            }
+    private void createOrReplace(ConntrackEntry e) {
+        Outcome o = createOnce(e);
+        if (o == Outcome.EXISTS) {
+            replaceOrUpdate(e);
         }
     }
 
-    private void update(ConntrackEntry e) {
+    /**
+     * The flow exists: update it, unless what an update cannot change (the reply tuple, that
+     * is NAT, or the helper) differs; then the old flow ended and this is a new one on the same
+     * tuple, so it is deleted and created.
+     */
+    private void replaceOrUpdate(ConntrackEntry e) {
+        java.util.Optional<ConntrackEntry> existing;
+        try {
+            existing = table.get(e.original(), e.zone());
+        } catch (RuntimeException ex) {
+            counters.injectFailed.incrementAndGet();
+            problem("cannot read {}: {}", e.original(), ex.getMessage());
+            return;
+        }
+        if (existing.isEmpty()) {
+            // EEXIST for a flow that is not there: its reply tuple clashes with another flow's.
+            clash(e);
+            return;
+        }
+        ConntrackEntry x = existing.get();
+        if (!x.reply().equals(e.reply()) || !java.util.Objects.equals(x.helper(), e.helper())) {
+            deleteQuietly(e.original(), e.zone());
+            if (createOnce(e) == Outcome.EXISTS) {
+                clash(e);
+            }
+            return;
+        }
+        updateOrCreate(e);
+    }
+
+    /** Updates the flow; creates it when it is missing. */
+    private void updateOrCreate(ConntrackEntry e) {
         try {
             table.update(e);
             counters.updated.incrementAndGet();
         } catch (ConntrackException ex) {
             if (ex.errno() == ERRNO_ENOENT) {
-                // Gone between the create and the update (expired): create it again.
-                upsertOne(e);
+                if (createOnce(e) == Outcome.EXISTS) {
+                    clash(e);
+                }
             } else {
                 counters.injectFailed.incrementAndGet();
                 problem("cannot update {}: {}", e, ex.getMessage());
             }
+        } catch (RuntimeException ex) {
+            counters.injectFailed.incrementAndGet();
+            problem("cannot update {}: {}", e, ex.getMessage());
+        }
+    }
+
+    private enum Outcome { CREATED, EXISTS, FAILED }
+
+    private Outcome createOnce(ConntrackEntry e) {
+        try {
+            table.create(e);
+            counters.created.incrementAndGet();
+            return Outcome.CREATED;
+        } catch (ConntrackException ex) {
+            if (ex.errno() == ERRNO_EEXIST) {
+                return Outcome.EXISTS;
+            }
+            counters.injectFailed.incrementAndGet();
+            problem("cannot create {}: {}", e, ex.getMessage());
+            return Outcome.FAILED;
+        } catch (RuntimeException ex) {
+            counters.injectFailed.incrementAndGet();
+            problem("cannot create {}: {}", e, ex.getMessage());
+            return Outcome.FAILED;
+        }
+    }
+
+    /**
+     * The flow's reply tuple is taken by another entry. During the bootstrap that is most likely
+     * a ghost, deleted at its end, and the create is tried once more then; later it is counted.
+     */
+    private void clash(ConntrackEntry e) {
+        if (bootstrapping) {
+            clashed.add(e);
+        } else {
+            counters.clashes.incrementAndGet();
+            problem("cannot create {}: another flow holds its reply tuple", e);
         }
     }
 
@@ -279,11 +386,20 @@ public final class Injector implements AutoCloseable {
             problem("rejected tombstone: {}", e.getMessage());
             return;
         }
-        if (!filter.accepts(id.bareEntry())) {
-            counters.rejectedFiltered.incrementAndGet();
+        // The filter decides on the kernel's entry: the key alone has no TCP state or mark.
+        java.util.Optional<ConntrackEntry> existing;
+        try {
+            existing = table.get(id.original(), id.zone());
+        } catch (RuntimeException e) {
+            counters.injectFailed.incrementAndGet();
+            problem("cannot read {}: {}", id.original(), e.getMessage());
             return;
         }
-        if (deleteQuietly(id.original(), id.zone())) {
+        if (existing.isEmpty()) {
+            counters.deleteMissing.incrementAndGet();
+        } else if (!filter.accepts(existing.get())) {
+            counters.rejectedFiltered.incrementAndGet();
+        } else if (deleteQuietly(id.original(), id.zone())) {
             counters.deleted.incrementAndGet();
         } else {
             counters.deleteMissing.incrementAndGet();
@@ -293,7 +409,7 @@ public final class Injector implements AutoCloseable {
     private boolean deleteQuietly(io.zaro.conntrack.Tuple original, int zone) {
         try {
             return table.delete(original, zone);
-        } catch (ConntrackException e) {
+        } catch (RuntimeException e) {
             counters.injectFailed.incrementAndGet();
             problem("cannot delete {}: {}", original, e.getMessage());
             return false;

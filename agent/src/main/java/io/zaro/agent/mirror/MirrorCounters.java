@@ -27,6 +27,7 @@ public final class MirrorCounters {
     public final AtomicLong deleteMissing = new AtomicLong();
     public final AtomicLong ghostsDeleted = new AtomicLong();
     public final AtomicLong injectFailed = new AtomicLong();
+    public final AtomicLong clashes = new AtomicLong();
     public final AtomicLong rejectedMalformed = new AtomicLong();
     public final AtomicLong rejectedFiltered = new AtomicLong();
     public final AtomicLong ignoredOwnNode = new AtomicLong();

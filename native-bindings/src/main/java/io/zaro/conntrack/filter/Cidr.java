@@ -23,13 +23,10 @@ public record Cidr(InetAddress network, int prefixLength) {
         String t = text.trim();
         int slash = t.indexOf('/');
         String addr = slash < 0 ? t : t.substring(0, slash);
-        if (!addr.matches("[0-9.]+|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*")) {
-            throw new IllegalArgumentException("'" + text + "' is not an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8");
-        }
         InetAddress a;
         try {
-            a = InetAddress.getByName(addr);
-        } catch (UnknownHostException e) {
+            a = literalAddress(addr);
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("'" + text + "' is not an IPv4 or IPv6 network such as 10.0.0.0/8 or fd00::/8");
         }
         int len;
@@ -39,6 +36,27 @@ public record Cidr(InetAddress network, int prefixLength) {
             throw new IllegalArgumentException("'" + text + "' has no valid prefix length after '/'");
         }
         return new Cidr(a, len);
+    }
+
+    private static final java.util.regex.Pattern IPV4 =
+            java.util.regex.Pattern.compile("((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)");
+
+    /**
+     * Parses a literal address: dotted-quad IPv4 (all four parts) or IPv6. Never a name lookup:
+     * anything else is an {@link IllegalArgumentException}.
+     */
+    public static InetAddress literalAddress(String text) {
+        String t = text.trim();
+        boolean v4 = IPV4.matcher(t).matches();
+        if (!v4 && !(t.contains(":") && t.matches("[0-9A-Fa-f:.]+"))) {
+            throw new IllegalArgumentException("'" + text + "' is not an IPv4 or IPv6 address");
+        }
+        try {
+            // A literal with ':' is parsed as IPv6 (and refused if invalid), a dotted quad as IPv4: no lookup.
+            return InetAddress.getByName(t);
+        } catch (UnknownHostException e) {
+            throw new IllegalArgumentException("'" + text + "' is not an IPv4 or IPv6 address");
+        }
     }
 
     /** The network of {@code prefixLength} bits that holds {@code address} (host bits cleared). */
@@ -51,8 +69,23 @@ public record Cidr(InetAddress network, int prefixLength) {
     }
 
     public boolean contains(InetAddress address) {
-        byte[] a = address.getAddress();
-        return a.length == network.getAddress().length && Arrays.equals(mask(a, prefixLength), network.getAddress());
+        return contains(address.getAddress());
+    }
+
+    /** As {@link #contains(InetAddress)}, for an address in network byte order; allocates nothing. */
+    public boolean contains(byte[] address) {
+        byte[] net = network.getAddress();
+        if (address.length != net.length) {
+            return false;
+        }
+        int full = prefixLength / 8;
+        for (int i = 0; i < full; i++) {
+            if (address[i] != net[i]) {
+                return false;
+            }
+        }
+        int rest = prefixLength % 8;
+        return rest == 0 || ((address[full] ^ net[full]) & (0xff << (8 - rest)) & 0xff) == 0;
     }
 
     private static byte[] mask(byte[] address, int prefix) {

@@ -3,7 +3,6 @@ package io.zaro.conntrack.filter;
 import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.IpProtocol;
 import io.zaro.conntrack.TcpState;
-import java.net.InetAddress;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -53,8 +52,8 @@ public record FlowFilter(List<Cidr> acceptNetworks, List<Cidr> ignoreNetworks, S
     }
 
     public boolean accepts(ConntrackEntry e) {
-        InetAddress src = e.original().source();
-        InetAddress dst = e.original().destination();
+        byte[] src = e.original().source().getAddress();
+        byte[] dst = e.original().destination().getAddress();
         for (Cidr c : ignoreNetworks) {
             if (c.contains(src) || c.contains(dst)) {
                 return false;

@@ -100,8 +100,10 @@ final class NfctEventSubscription implements EventSubscription {
                 try {
                     errno = receiver.receive(sink);
                 } catch (RuntimeException e) {
-                    log.warn("malformed conntrack event dropped: {}", e.toString());
-                    continue;
+                    // The datagram may have held more events than the one that failed: report a loss,
+                    // so that the listener resynchronises rather than trust a gap.
+                    log.warn("malformed conntrack event datagram dropped: {}", e.toString());
+                    errno = ConntrackException.ENOBUFS;
                 }
                 if (errno == ConntrackException.ENOBUFS) {
                     long n = losses.incrementAndGet();

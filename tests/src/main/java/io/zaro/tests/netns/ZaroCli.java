@@ -8,8 +8,12 @@ import java.util.List;
 
 /** The built {@code zaro} command (agent/target/zaro.jar), as tests run it in namespaces. */
 public final class ZaroCli {
-    /** The shaded jar; the tests module is built after the agent, so it exists during {@code mvn verify}. */
-    public static final Path JAR = Path.of("../agent/target/zaro.jar").toAbsolutePath().normalize();
+    /**
+     * The shaded jar, found from the project root or from a module directory (where Maven runs
+     * the tests). The tests module is built after the agent, so it exists during {@code mvn verify}.
+     */
+    public static final Path JAR = (Files.isRegularFile(Path.of("agent/target/zaro.jar"))
+            ? Path.of("agent/target/zaro.jar") : Path.of("../agent/target/zaro.jar")).toAbsolutePath().normalize();
 
     private ZaroCli() {
     }
