@@ -44,6 +44,14 @@ public interface ConntrackTable extends AutoCloseable {
     BatchResult createAll(List<ConntrackEntry> entries);
 
     /**
+     * Updates many entries as {@link #update} does, packing many requests into each netlink
+     * message.
+     *
+     * @return the kernel's answer for each entry, in order (ENOENT where the flow did not exist)
+     */
+    BatchResult updateAll(List<ConntrackEntry> entries);
+
+    /**
      * Changes an existing entry's status, timeout, mark, labels, helper and protocol state.
      *
      * @throws ConntrackException with errno ENOENT when the flow does not exist

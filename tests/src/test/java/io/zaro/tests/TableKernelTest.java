@@ -273,6 +273,38 @@ class TableKernelTest {
     }
 
     @Test
+    void updateAllBatchesAndAnswersPerEntry() {
+        List<ConntrackEntry> entries = new java.util.ArrayList<>();
+        for (int i = 0; i < 1000; i++) { // several datagrams' worth
+            entries.add(ConntrackEntry.builder(Tuple.ofPorts(ip("10.9.0.1"), ip("10.9.0.2"), IpProtocol.TCP, 1 + i, 443))
+                    .status(Status.SEEN_REPLY).tcp(TcpInfo.of(TcpState.SYN_RECV)).timeout(100).mark(i).build());
+        }
+        assertEquals(entries.size(), table.createAll(entries).succeeded());
+        List<ConntrackEntry> changed = new java.util.ArrayList<>();
+        for (ConntrackEntry e : entries) {
+            changed.add(e.toBuilder().status(Status.SEEN_REPLY, Status.ASSURED).tcp(TcpInfo.of(TcpState.ESTABLISHED))
+                    .timeout(3000).mark(e.mark() + 7).build());
+        }
+        ConntrackEntry missing = ConntrackEntry.builder(Tuple.ofPorts(ip("10.9.0.3"), ip("10.9.0.2"), IpProtocol.UDP, 5, 53))
+                .timeout(100).build();
+        changed.add(missing);
+
+        io.zaro.conntrack.BatchResult result = table.updateAll(changed);
+
+        assertEquals(entries.size(), result.succeeded());
+        assertEquals(ConntrackException.ENOENT, result.errno(changed.size() - 1), "a missing flow is not created");
+        Map<String, ConntrackEntry> dumped = byKey(table.dump(Family.ALL));
+        assertEquals(entries.size(), dumped.size());
+        for (ConntrackEntry want : changed.subList(0, entries.size())) {
+            ConntrackEntry got = dumped.get(key(want));
+            assertEquals(want.mark(), got.mark());
+            assertEquals(TcpState.ESTABLISHED, got.tcp().state());
+            assertTrue(Status.ASSURED.isSet(got.status()));
+            assertTrue(got.timeout() > 100, "timeout updated: " + got);
+        }
+    }
+
+    @Test
     void dumpOf100000EntriesIsComplete() {
         int n = 100_000;
         List<ConntrackEntry> entries = new java.util.ArrayList<>(n);

@@ -77,7 +77,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("filter.zones", "", "if set, only flows in these conntrack zones"),
             new Key("filter.mark", "0", "with filter.mark.mask: only flows whose mark & mask equals this"),
             new Key("filter.mark.mask", "0", "mask for filter.mark; 0 turns the mark filter off"),
-            new Key("vips", "", "the floating addresses (comma-separated); flows to them are always mirrored"));
+            new Key("vips", "", "the floating addresses (comma-separated): never counted among this node's own, so their flows are mirrored"));
 
     /** A configuration key. */
     public record Key(String name, String defaultValue, String meaning) {

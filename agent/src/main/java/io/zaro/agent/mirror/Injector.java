@@ -220,6 +220,7 @@ public final class Injector implements AutoCloseable {
             op.preferUpdate = held == null && record.type() == io.zaro.conntrack.ConntrackEvent.Type.UPDATE;
         }
         List<ConntrackEntry> creates = new ArrayList<>();
+        List<ConntrackEntry> updates = new ArrayList<>();
         for (Map.Entry<ByteBuffer, Op> e : latest.entrySet()) {
             Op op = e.getValue();
             if (op.entry == null) {
@@ -236,12 +237,39 @@ public final class Injector implements AutoCloseable {
                 delete(e.getKey());
                 creates.add(op.entry);
             } else if (op.preferUpdate) {
-                updateOrCreate(op.entry);
+                updates.add(op.entry);
             } else {
                 creates.add(op.entry);
             }
         }
         createAll(creates);
+        updateAll(updates);
+    }
+
+    private void updateAll(List<ConntrackEntry> entries) {
+        if (entries.isEmpty()) {
+            return;
+        }
+        BatchResult result;
+        try {
+            result = table.updateAll(entries);
+        } catch (RuntimeException e) {
+            entries.forEach(this::updateOrCreate);
+            return;
+        }
+        for (int i = 0; i < result.size(); i++) {
+            int errno = result.errno(i);
+            if (errno == 0) {
+                counters.updated.incrementAndGet();
+            } else if (errno == ERRNO_ENOENT) {
+                if (createOnce(entries.get(i)) == Outcome.EXISTS) {
+                    clash(entries.get(i));
+                }
+            } else {
+                counters.injectFailed.incrementAndGet();
+                problem("cannot update {}: errno {}", entries.get(i), errno);
+            }
+        }
     }
 
     private static void delete(Map<ByteBuffer, Op> latest, ByteBuffer key) {

@@ -29,7 +29,8 @@ public final class KernelSettings {
             if (!Files.exists(EVENTS)) {
                 return; // older kernels: every flow reports events
             }
-            String value = Files.readString(EVENTS).trim();
+            // Not Files.readString: procfs reports size 0, and that method then reads one byte.
+            String value = Files.readAllLines(EVENTS).get(0).strip();
             if (value.equals("1")) {
                 return;
             }

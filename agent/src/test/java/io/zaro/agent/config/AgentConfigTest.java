@@ -80,6 +80,15 @@ class AgentConfigTest {
 
     // ------------------------------------------------------------------ valid files
 
+    /** The example the README points to is a valid configuration. */
+    @Test
+    void theExampleConfigurationLoads() {
+        AgentConfig c = AgentConfig.load(Path.of("../config/zaro.properties.example"));
+        assertEquals("fw1", c.nodeId());
+        assertEquals(AgentConfig.Role.ACTIVE, c.role());
+        assertEquals("eth2", c.syncInterface());
+    }
+
     @Test
     void minimalFileGetsTheDocumentedDefaults() {
         AgentConfig c = parse("");

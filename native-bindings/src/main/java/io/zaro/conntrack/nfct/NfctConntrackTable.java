@@ -280,13 +280,22 @@ public final class NfctConntrackTable implements ConntrackTable {
     @Override
     public synchronized BatchResult createAll(List<ConntrackEntry> entries) {
         entries.forEach(NfctConntrackTable::requireTimeout);
+        return writeAll(entries, true);
+    }
+
+    @Override
+    public synchronized BatchResult updateAll(List<ConntrackEntry> entries) {
+        return writeAll(entries, false);
+    }
+
+    private BatchResult writeAll(List<ConntrackEntry> entries, boolean create) {
         int[] errnos = new int[entries.size()];
         int from = 0;
         enter();
         boolean complete = false;
         try {
             while (from < entries.size()) {
-                from = sendBatch(entries, from, errnos);
+                from = sendBatch(entries, from, errnos, create);
             }
             complete = true;
         } finally {
@@ -296,12 +305,13 @@ public final class NfctConntrackTable implements ConntrackTable {
     }
 
     /**
-     * Builds create requests from {@code entries[from..]} into one datagram, as many as fit,
+     * Builds create (or update) requests from {@code entries[from..]} into one datagram, as many as fit,
      * sends it and reads one acknowledgement per request (matched by sequence number).
      *
      * @return the index of the first entry not sent
      */
-    private int sendBatch(List<ConntrackEntry> entries, int from, int[] errnos) {
+    private int sendBatch(List<ConntrackEntry> entries, int from, int[] errnos, boolean create) {
+        String operation = create ? "create" : "update";
         Pointer h = handle();
         drainIfNeeded();
         int seqBase = nextSeq;
@@ -313,12 +323,14 @@ public final class NfctConntrackTable implements ConntrackTable {
             batch.setMemory(offset, MAX_REQUEST_BYTES, (byte) 0);
             nlh.setInt(0, CtNetlink.NLMSG_HDRLEN + CtNetlink.NFGENMSG_LEN);
             nlh.setShort(4, (short) (CtNetlink.SUBSYS_CTNETLINK << 8 | CtNetlink.IPCTNL_MSG_CT_NEW));
-            nlh.setShort(6, (short) (NLM_F_REQUEST | NLM_F_ACK | CtNetlink.NLM_F_CREATE | CtNetlink.NLM_F_EXCL));
+            // As libnetfilter_conntrack builds NFCT_Q_CREATE and NFCT_Q_UPDATE: both are CT_NEW messages.
+            nlh.setShort(6, (short) (create ? NLM_F_REQUEST | NLM_F_ACK | CtNetlink.NLM_F_CREATE | CtNetlink.NLM_F_EXCL
+                    : NLM_F_REQUEST | NLM_F_ACK));
             nlh.setInt(8, seqBase + (i - from));
             nlh.setByte(CtNetlink.NLMSG_HDRLEN, (byte) e.family().af());
-            Pointer ct = newObject("create");
+            Pointer ct = newObject(operation);
             try {
-                mapper.write(ct, sendable(e), true);
+                mapper.write(ct, sendable(e), create);
                 nfct_nlmsg_build(nlh, ct);
             } finally {
                 nfct_destroy(ct);
@@ -329,7 +341,7 @@ public final class NfctConntrackTable implements ConntrackTable {
         int count = i - from;
         nextSeq += count;
         if (Libc.send(nfct_fd(h), batch, offset, 0) < 0) {
-            throw error("create", Native.getLastError());
+            throw error(operation, Native.getLastError());
         }
         int[] acked = {0};
         CtNetlink.Sink acks = new CtNetlink.Sink() {
@@ -352,7 +364,7 @@ public final class NfctConntrackTable implements ConntrackTable {
             }
             if (errno != 0 && errno != Libc.EINTR) {
                 unreadAnswer = true;
-                throw error("create", errno);
+                throw error(operation, errno);
             }
         }
         return i;

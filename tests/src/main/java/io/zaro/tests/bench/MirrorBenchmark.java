@@ -71,14 +71,12 @@ public final class MirrorBenchmark {
         int rate = args.length > 1 ? Integer.parseInt(args[1]) : 10_000;
         int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 20;
         int largest = Math.max(Arrays.stream(bursts).max().orElse(0), rate * (seconds + WARMUP_SECONDS));
-        String oldMax = Files.readString(MAX).trim();
-        String oldHash = Files.readString(HASHSIZE).trim();
         List<String> rows = new ArrayList<>();
-        try (Lab lab = new Lab()) {
-            if (2L * largest + 50_000 > Long.parseLong(oldMax)) {
-                Files.writeString(MAX, Long.toString(2L * largest + 100_000));
-                Files.writeString(HASHSIZE, Integer.toString(Math.max(Integer.parseInt(oldHash), 1 << 20)));
-            }
+        long needed = 2L * largest + 50_000;
+        try (RaisedSysctl max = RaisedSysctl.atLeast(MAX, needed, 2L * largest + 100_000);
+             RaisedSysctl hash = RaisedSysctl.atLeastIfPossible(HASHSIZE, needed > 262_144 ? 1 << 20 : 0, 1 << 20);
+             Lab lab = new Lab()) {
+            System.err.println("nf_conntrack_max " + max + ", hash size " + hash);
             Host fw1 = lab.host("fw1");
             Host fw2 = lab.host("fw2");
             Host kafka = lab.host("kafka");
@@ -93,11 +91,6 @@ public final class MirrorBenchmark {
                     rows.add(bench.burst(n));
                 }
                 rows.add(bench.latency(rate, seconds));
-            }
-        } finally {
-            Files.writeString(MAX, oldMax);
-            if (!Files.readString(HASHSIZE).trim().equals(oldHash)) {
-                Files.writeString(HASHSIZE, oldHash);
             }
         }
         System.out.println();
