@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# A short live demo: `zaro conntrack watch` on a firewall namespace while a client pings,
-# opens a TCP connection and sends UDP through it to a server; IPv4 is source-NATed.
-# Builds zaro first. Everything runs in namespaces named zaro-demo-*, removed at exit (Ctrl-C too).
+# The demo: connection mirroring from fw1 to fw2 through the project's own Kafka broker.
+#
+#   client -- fw1 -- server        traffic (IPv4 source-NATed by fw1, IPv6 routed)
+#             fw1, fw2, kafka      on a sync bridge: zaro agent on fw1 (active) and fw2 (standby)
+#
+# Builds zaro, starts the broker in its namespace, starts both agents, runs TCP, UDP and ping
+# through fw1, and shows fw1's and fw2's kernel tables side by side, a record read with kcat and
+# decoded with protoc, and the flows leaving fw2 when they end on fw1. Everything runs in
+# namespaces named zaro-demo-*, removed at exit (Ctrl-C too), with the broker and agents.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"
@@ -9,15 +15,21 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 echo "demo: building zaro (mvn package)..."
 mvn -B -q -ntp -f "$root/pom.xml" package -DskipTests
 
-c=zaro-demo-client; f=zaro-demo-fw; s=zaro-demo-server
-watch_pid=""
+c=zaro-demo-client; f1=zaro-demo-fw1; f2=zaro-demo-fw2; s=zaro-demo-server; k=zaro-demo-kafka; sw=zaro-demo-sync
+all="$c $f1 $f2 $s $k $sw"
+broker=10.77.9.10
+work=""
+pids=()      # traffic
+agents=()
+stop() { for p in "$@"; do pkill -P "$p" 2>/dev/null || true; kill "$p" 2>/dev/null || true; done
+         for p in "$@"; do wait "$p" 2>/dev/null || true; done; }
 cleanup() {
-  if [[ -n "$watch_pid" ]]; then
-    kill "$watch_pid" 2>/dev/null || true
-    wait "$watch_pid" 2>/dev/null || true
-    watch_pid=""
+  stop "${pids[@]}" "${agents[@]}"
+  pids=(); agents=()
+  if [[ -n "$work" && -f "$work/kafka/broker.pid" ]]; then
+    java -jar "$root/agent/target/zaro.jar" kafka stop --data-dir "$work/kafka" --timeout 20 >/dev/null 2>&1 || true
   fi
-  for ns in $c $f $s; do
+  for ns in $all; do
     for _ in 1 2 3 4 5 6; do
       [[ -e /run/netns/$ns ]] || break
       ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
@@ -28,26 +40,35 @@ cleanup() {
       echo "demo: could not remove network namespace $ns: remove it with 'ip netns del $ns'" >&2
     fi
   done
+  if [[ -n "$work" ]]; then rm -rf "$work"; work=""; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 cleanup   # leftovers of an earlier, killed run
+work=$(mktemp -d /tmp/zaro-demo.XXXXXX)
 
 nsx() { ip netns exec "$@"; }
-for ns in $c $f $s; do ip netns add "$ns"; nsx "$ns" ip link set lo up; done
-nsx $c ip link add eth0 type veth peer name tmp0 && nsx $c ip link set tmp0 netns $f && nsx $f ip link set tmp0 name eth0
-nsx $f ip link add eth1 type veth peer name tmp1 && nsx $f ip link set tmp1 netns $s && nsx $s ip link set tmp1 name eth0
-for ns in $c $f $s; do nsx "$ns" ip link set eth0 up; done; nsx $f ip link set eth1 up
+veth() { # veth NS_A IF_A NS_B IF_B
+  nsx "$1" ip link add "$2" type veth peer name ztmp && nsx "$1" ip link set ztmp netns "$3" \
+    && nsx "$3" ip link set ztmp name "$4" && nsx "$1" ip link set "$2" up && nsx "$3" ip link set "$4" up
+}
+for ns in $all; do ip netns add "$ns"; nsx "$ns" ip link set lo up; done
+veth $c eth0 $f1 eth0
+veth $f1 eth1 $s eth0
+nsx $sw ip link add br0 type bridge; nsx $sw ip link set br0 up
+i=0; for ns in $f1 $f2 $k; do veth $sw "p$i" "$ns" sync0; nsx $sw ip link set "p$i" master br0; i=$((i + 1)); done
 nsx $c ip addr add 10.77.1.2/24 dev eth0; nsx $c ip -6 addr add fd77:1::2/64 dev eth0 nodad
 nsx $c ip route add default via 10.77.1.1; nsx $c ip -6 route add default via fd77:1::1
-nsx $f ip addr add 10.77.1.1/24 dev eth0; nsx $f ip -6 addr add fd77:1::1/64 dev eth0 nodad
-nsx $f ip addr add 10.77.2.1/24 dev eth1; nsx $f ip -6 addr add fd77:2::1/64 dev eth1 nodad
+nsx $f1 ip addr add 10.77.1.1/24 dev eth0; nsx $f1 ip -6 addr add fd77:1::1/64 dev eth0 nodad
+nsx $f1 ip addr add 10.77.2.1/24 dev eth1; nsx $f1 ip -6 addr add fd77:2::1/64 dev eth1 nodad
 nsx $s ip addr add 10.77.2.2/24 dev eth0; nsx $s ip -6 addr add fd77:2::2/64 dev eth0 nodad
 nsx $s ip -6 route add default via fd77:2::1
-nsx $f sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
+nsx $f1 ip addr add 10.77.9.1/24 dev sync0; nsx $f2 ip addr add 10.77.9.2/24 dev sync0; nsx $k ip addr add $broker/24 dev sync0
+nsx $f1 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
   net.netfilter.nf_conntrack_icmp_timeout=3 net.netfilter.nf_conntrack_icmpv6_timeout=3 \
-  net.netfilter.nf_conntrack_udp_timeout=3 net.netfilter.nf_conntrack_tcp_timeout_time_wait=3
-nsx $f nft -f - <<'NFT'
+  net.netfilter.nf_conntrack_udp_timeout=3 net.netfilter.nf_conntrack_udp_timeout_stream=3 \
+  net.netfilter.nf_conntrack_tcp_timeout_time_wait=3 net.netfilter.nf_conntrack_tcp_timeout_fin_wait=3
+nsx $f1 nft -f - <<'NFT'
 table inet demo_fw {
   chain forward { type filter hook forward priority 0; policy drop;
     ct state established,related accept
@@ -58,32 +79,82 @@ table ip demo_nat {
   chain post { type nat hook postrouting priority 100; oifname "eth1" snat to 10.77.2.1; }
 }
 NFT
+echo "demo: client (10.77.1.2, fd77:1::2) -- fw1 -- server (10.77.2.2, fd77:2::2); fw1 SNATs IPv4 to 10.77.2.1"
+echo "demo: sync bridge: fw1 10.77.9.1, fw2 10.77.9.2, broker $broker"
 
-echo "demo: topology client (10.77.1.2, fd77:1::2) -- fw -- server (10.77.2.2, fd77:2::2); fw SNATs IPv4 to 10.77.2.1"
-echo "demo: zaro conntrack watch --netns $f"
-"$root/zaro" conntrack watch --netns $f --duration 14 &
-watch_pid=$!
+echo "demo: starting the project's Kafka broker in $k (zaro kafka start)..."
+nsx $k java -jar "$root/agent/target/zaro.jar" kafka start --data-dir "$work/kafka" --host $broker --timeout 120
+
+agent() { # agent NS NODE ROLE
+  cat > "$work/$2.properties" <<EOF
+node.id=$2
+role=$3
+kafka.bootstrap.servers=$broker:9092
+filter.sync.interface=sync0
+mirror.refresh.interval.seconds=5
+mirror.timeout.grace.seconds=15
+EOF
+  nsx "$1" java -jar "$root/agent/target/zaro.jar" agent --config "$work/$2.properties" --status-interval 5 \
+    > "$work/$2.log" 2>&1 &
+  agents+=($!)
+}
+wait_log() { # wait_log FILE TEXT
+  for _ in $(seq 1 120); do grep -q "$2" "$1" && return 0; sleep 0.5; done
+  echo "demo: '$2' did not appear in $1:" >&2; cat "$1" >&2; exit 1
+}
+echo "demo: starting zaro agent on fw2 (standby) and fw1 (active)..."
+agent $f2 fw2 standby
+agent $f1 fw1 active
+wait_log "$work/fw2.log" "bootstrap:"
+wait_log "$work/fw1.log" "publishing"
+echo "demo: agents running"
+
+echo
+echo "demo: --- traffic through fw1: TCP over IPv4 and IPv6, UDP, ping ---"
+nsx $s socat TCP4-LISTEN:8080,fork,reuseaddr PIPE & pids+=($!)
+nsx $s socat TCP6-LISTEN:8081,fork,reuseaddr,ipv6only=1 PIPE & pids+=($!)
+nsx $s socat UDP4-LISTEN:5353,reuseaddr PIPE & pids+=($!)
+sleep 0.5
+talk() { nsx $c sh -c "while :; do echo hello; sleep 0.5; done | socat - $1 >/dev/null" & pids+=($!); }
+talk TCP4:10.77.2.2:8080
+talk TCP6:[fd77:2::2]:8081
+talk UDP4:10.77.2.2:5353
+nsx $c ping -q -i 0.5 10.77.2.2 >/dev/null & pids+=($!)
 sleep 3
 
-step() { echo; echo "demo: --- $* ---"; }
-step "ping over IPv4 and IPv6"
-nsx $c ping -c 1 -W 2 10.77.2.2 >/dev/null
-nsx $c ping -c 1 -W 2 fd77:2::2 >/dev/null
-sleep 1
-step "a TCP connection, SYN to close"
-nsx $s socat -u TCP4-LISTEN:8080,reuseaddr OPEN:/dev/null & sleep 0.5
-echo hello | nsx $c socat -u - TCP4:10.77.2.2:8080
-sleep 1
-step "a UDP question and answer"
-nsx $s socat -T 3 UDP4-RECVFROM:5353 'SYSTEM:echo pong' & sleep 0.5
-echo ping | nsx $c socat -T 3 - UDP4:10.77.2.2:5353 >/dev/null
-sleep 1
-step "the table now (zaro conntrack list --netns $f)"
-"$root/zaro" conntrack list --netns $f
-step "the flows expire (fw has 3 s timeouts): DESTROY events"
-sleep 4
-nsx $f conntrack -L >/dev/null 2>&1 || true   # a dump reaps expired entries at once
-wait "$watch_pid" || true
-watch_pid=""
+flows() { nsx "$1" conntrack -L 2>/dev/null | grep -E "src=(10\.77\.1\.2|fd77:1::2) " | sed -E 's/^(\S+\s+\S+\s+\S+\s+\S+)\s+[0-9]+/\1/' | sort; }
 echo
-echo "demo: done; namespaces removed."
+echo "demo: --- fw1's kernel table (conntrack -L, timeouts left out) ---"
+flows $f1
+echo
+echo "demo: --- fw2's kernel table: the same flows, injected by zaro ---"
+flows $f2
+if diff <(flows $f1) <(flows $f2) >/dev/null; then
+  echo "demo: fw2 holds exactly fw1's flows (tuples, NAT reply tuple, state)"
+else
+  echo "demo: fw1 and fw2 differ right now (a change in flight); diff:"; diff <(flows $f1) <(flows $f2) || true
+fi
+
+echo
+echo "demo: --- one record of the audit topic, read with kcat and decoded with protoc ---"
+nsx $k kcat -b $broker:9092 -C -t zaro.events -o -1 -c 1 -e -q -f '%s' > "$work/record.bin"
+protoc --decode zaro.v1.FlowRecord -I "$root/kafka/src/main/protobuf" \
+  "$root/kafka/src/main/protobuf/zaro/v1/record.proto" < "$work/record.bin"
+
+echo
+echo "demo: --- the traffic stops; the flows expire on fw1 (3 s timeouts) and leave fw2 ---"
+stop "${pids[@]}"
+pids=()
+for _ in $(seq 1 40); do
+  [[ -z "$(flows $f1)$(flows $f2)" ]] && break
+  sleep 0.5
+done
+echo "demo: fw1 client flows left: $(flows $f1 | grep -c . || true); fw2: $(flows $f2 | grep -c . || true)"
+echo
+echo "demo: --- the agents stop (SIGTERM); their counters ---"
+stop "${agents[@]}"
+agents=()
+grep -E "stopped;" "$work/fw1.log" | tail -1 | sed 's/^/fw1 /'
+grep -E "stopped;" "$work/fw2.log" | tail -1 | sed 's/^/fw2 /'
+echo
+echo "demo: done; stopping the broker and removing the namespaces."

@@ -90,6 +90,8 @@ public final class Capture implements AutoCloseable {
     // Owned by the publisher thread (and by start() before that thread runs).
     private final Map<ByteBuffer, Long> ledger = new HashMap<>();
     private long sequence;
+    /** During a refresh, the keys known to be in the table (the dump's, and those events published meanwhile). */
+    private Set<ByteBuffer> refreshPresent;
     private long lastResyncNanos;
     private long nextRefreshNanos;
 
@@ -276,6 +278,9 @@ public final class Capture implements AutoCloseable {
             ledger.remove(key);
         } else {
             ledger.put(key, expiry(record));
+            if (refreshPresent != null) {
+                refreshPresent.add(key); // published during a refresh's dump: not a flow to tombstone
+            }
         }
     }
 
@@ -346,34 +351,59 @@ public final class Capture implements AutoCloseable {
         long now = clock.instant().getEpochSecond();
         long horizon = now + 2 * settings.refreshInterval().toSeconds() - settings.timeoutGrace().toSeconds();
         long[] refreshed = {0};
+        long[] seen = {0};
         Set<ByteBuffer> present = new HashSet<>();
-        table.dump(Family.ALL, entry -> {
-            if (!settings.filter().accepts(entry)) {
-                return;
-            }
-            ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
-            present.add(key);
-            if (entry.timeout() == null) {
-                return;
-            }
-            Long told = ledger.get(key);
-            long expiry = now + entry.timeout();
-            if (told == null) {
-                // Never published (its event is still queued, or was lost): publish it as a change.
-                FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
-                send(record, true);
-                ledger.put(key, expiry);
-            } else if (told < horizon && expiry > told) {
-                FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
-                send(record, false);
-                ledger.put(key, expiry);
-                refreshed[0]++;
-            }
-        });
+        refreshPresent = present;
+        try {
+            table.dump(Family.ALL, entry -> {
+                if (++seen[0] % 512 == 0) {
+                    // A large table takes seconds to read: keep events flowing meanwhile.
+                    publishQueuedDuringDump();
+                }
+                refreshOne(entry, now, horizon, present, refreshed);
+            });
+        } finally {
+            refreshPresent = null;
+        }
         counters.refreshed.addAndGet(refreshed[0]);
         long tombstones = tombstoneAbsent(present);
         if (tombstones > 0) {
             log.info("refresh: {} flows left the table without an event; tombstoned", tombstones);
+        }
+    }
+
+    /**
+     * Publishes queued events from inside a refresh's dump, in order, up to the first one that
+     * needs the table (an incomplete UPDATE: no request may be made while a dump runs).
+     */
+    private void publishQueuedDuringDump() {
+        for (int i = 0; i < 4096; i++) {
+            Object item = queue.peek();
+            if (!(item instanceof ConntrackEvent event) || incomplete(event)) {
+                return;
+            }
+            queue.poll();
+            publishEvent(event);
+        }
+    }
+
+    private void refreshOne(ConntrackEntry entry, long now, long horizon, Set<ByteBuffer> present, long[] refreshed) {
+        if (!settings.filter().accepts(entry)) {
+            return;
+        }
+        ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
+        present.add(key);
+        if (entry.timeout() == null) {
+            return;
+        }
+        Long told = ledger.get(key);
+        long expiry = now + entry.timeout();
+        // A flow without a ledger entry has its NEW event still queued: that publishes it.
+        if (told != null && told < horizon && expiry > told) {
+            FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
+            send(record, false);
+            ledger.put(key, expiry);
+            refreshed[0]++;
         }
     }
 

@@ -52,7 +52,7 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class MirrorBenchmark {
     private static final String BROKER = "10.99.0.10";
-    private static final int WARMUP_SECONDS = 5;
+    private static final int WARMUP_SECONDS = 10;
     private static final SyntheticFlows FLOWS = new SyntheticFlows("10.20.2.2", "fd20:2::2", "10.20.2.1");
     private static final Path MAX = Path.of("/proc/sys/net/netfilter/nf_conntrack_max");
     private static final Path HASHSIZE = Path.of("/sys/module/nf_conntrack/parameters/hashsize");
