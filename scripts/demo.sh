@@ -67,7 +67,9 @@ nsx $f1 ip addr add 10.77.9.1/24 dev sync0; nsx $f2 ip addr add 10.77.9.2/24 dev
 nsx $f1 sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 \
   net.netfilter.nf_conntrack_icmp_timeout=3 net.netfilter.nf_conntrack_icmpv6_timeout=3 \
   net.netfilter.nf_conntrack_udp_timeout=3 net.netfilter.nf_conntrack_udp_timeout_stream=3 \
-  net.netfilter.nf_conntrack_tcp_timeout_time_wait=3 net.netfilter.nf_conntrack_tcp_timeout_fin_wait=3
+  net.netfilter.nf_conntrack_tcp_timeout_time_wait=3 net.netfilter.nf_conntrack_tcp_timeout_fin_wait=3 \
+  net.netfilter.nf_conntrack_tcp_timeout_close_wait=3 net.netfilter.nf_conntrack_tcp_timeout_last_ack=3 \
+  net.netfilter.nf_conntrack_tcp_timeout_close=3
 nsx $f1 nft -f - <<'NFT'
 table inet demo_fw {
   chain forward { type filter hook forward priority 0; policy drop;
@@ -122,7 +124,10 @@ talk UDP4:10.77.2.2:5353
 nsx $c ping -q -i 0.5 10.77.2.2 >/dev/null & pids+=($!)
 sleep 3
 
-flows() { nsx "$1" conntrack -L 2>/dev/null | grep -E "src=(10\.77\.1\.2|fd77:1::2) " | sed -E 's/^(\S+\s+\S+\s+\S+\s+\S+)\s+[0-9]+/\1/' | sort; }
+# The client's flows as conntrack -L prints them, without the timeout (it differs by design: the
+# standby adds a grace) and the use count.
+flows() { nsx "$1" conntrack -L 2>/dev/null | grep -E "src=(10\.77\.1\.2|fd77:1::2) " \
+  | sed -E 's/^(\S+\s+\S+)\s+[0-9]+/\1/; s/ use=[0-9]+//' | sort || true; }
 echo
 echo "demo: --- fw1's kernel table (conntrack -L, timeouts left out) ---"
 flows $f1
@@ -143,18 +148,21 @@ protoc --decode zaro.v1.FlowRecord -I "$root/kafka/src/main/protobuf" \
 
 echo
 echo "demo: --- the traffic stops; the flows expire on fw1 (3 s timeouts) and leave fw2 ---"
-stop "${pids[@]}"
+ip netns pids $c | xargs -r kill 2>/dev/null || true   # every process of the client and server
+ip netns pids $s | xargs -r kill 2>/dev/null || true
+stop "${pids[@]}" 2>/dev/null
 pids=()
 for _ in $(seq 1 40); do
   [[ -z "$(flows $f1)$(flows $f2)" ]] && break
   sleep 0.5
 done
-echo "demo: fw1 client flows left: $(flows $f1 | grep -c . || true); fw2: $(flows $f2 | grep -c . || true)"
+echo "demo: client flows left on fw1: $(flows $f1 | grep -c . || true); on fw2: $(flows $f2 | grep -c . || true)"
 echo
 echo "demo: --- the agents stop (SIGTERM); their counters ---"
 stop "${agents[@]}"
 agents=()
-grep -E "stopped;" "$work/fw1.log" | tail -1 | sed 's/^/fw1 /'
-grep -E "stopped;" "$work/fw2.log" | tail -1 | sed 's/^/fw2 /'
+for _ in $(seq 1 60); do pgrep -f "agent --config $work" >/dev/null || break; sleep 0.5; done
+grep -E "stopped;" "$work/fw1.log" | tail -1 | sed 's/^/fw1 /' || true
+grep -E "stopped;" "$work/fw2.log" | tail -1 | sed 's/^/fw2 /' || true
 echo
 echo "demo: done; stopping the broker and removing the namespaces."
