@@ -101,6 +101,8 @@ public final class ConntrackCommand implements Runnable {
             PrintWriter err = spec.commandLine().getErr();
             EntryFormat format = new EntryFormat(options.json);
             CountDownLatch done = new CountDownLatch(1);
+            java.util.concurrent.atomic.AtomicReference<io.zaro.conntrack.ConntrackException> failed =
+                    new java.util.concurrent.atomic.AtomicReference<>();
             try (ConntrackTable table = Conntrack.open(options.netns);
                  EventSubscription sub = table.listen(
                          EventOptions.defaults().withReceiveBufferBytes(receiveBuffer),
@@ -124,7 +126,7 @@ public final class ConntrackCommand implements Runnable {
 
                              @Override
                              public void onFailure(io.zaro.conntrack.ConntrackException error) {
-                                 err.println("zaro: " + error.getMessage());
+                                 failed.set(error);
                                  done.countDown();
                              }
                          })) {
@@ -141,6 +143,9 @@ public final class ConntrackCommand implements Runnable {
                 }
                 err.println("zaro: " + sub.eventCount() + " events, " + sub.lossCount() + " overruns");
                 err.flush();
+                if (failed.get() != null) {
+                    throw failed.get();
+                }
             }
         }
     }

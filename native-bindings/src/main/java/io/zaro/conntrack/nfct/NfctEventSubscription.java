@@ -95,33 +95,46 @@ final class NfctEventSubscription implements EventSubscription {
 
         };
         try {
-            while (!closing) {
-                int errno;
-                try {
-                    errno = receiver.receive(sink);
-                } catch (RuntimeException e) {
-                    // The datagram may have held more events than the one that failed: report a loss,
-                    // so that the listener resynchronises rather than trust a gap.
-                    log.warn("malformed conntrack event datagram dropped: {}", e.toString());
-                    errno = ConntrackException.ENOBUFS;
-                }
-                if (errno == ConntrackException.ENOBUFS) {
-                    long n = losses.incrementAndGet();
-                    log.warn("conntrack events lost: receive buffer of {} bytes overran (overrun #{})", receiveBufferBytes, n);
-                    try {
-                        listener.onEventLoss(n);
-                    } catch (RuntimeException e) {
-                        log.warn("event-loss listener failed: {}", e.toString());
-                    }
-                } else if (errno != 0 && errno != Libc.EAGAIN && errno != Libc.EINTR && !closing) {
-                    ConntrackException error = NfctConntrackTable.error("listen", errno);
-                    log.error(error.getMessage());
-                    listener.onFailure(error);
-                    return;
-                }
+            readUntilClosed(receiver, sink);
+        } catch (Error e) {
+            // An Error (out of memory, a listener's assertion) would end this thread silently:
+            // tell the listener that no further events will come.
+            log.error("conntrack event reader stopped", e);
+            try {
+                listener.onFailure(new ConntrackException("listen", 0, "the event reader stopped: " + e, e));
+            } catch (RuntimeException ignored) {
+                // nothing more to tell
             }
         } finally {
             nfct_close(handle);
+        }
+    }
+
+    private void readUntilClosed(NetlinkReceiver receiver, CtNetlink.Sink sink) {
+        while (!closing) {
+            int errno;
+            try {
+                errno = receiver.receive(sink);
+            } catch (RuntimeException e) {
+                // The datagram may have held more events than the one that failed: report a loss,
+                // so that the listener resynchronises rather than trust a gap.
+                log.warn("malformed conntrack event datagram dropped: {}", e.toString());
+                errno = ConntrackException.ENOBUFS;
+            }
+            if (errno == ConntrackException.ENOBUFS) {
+                long n = losses.incrementAndGet();
+                log.warn("conntrack events lost: receive buffer of {} bytes overran (overrun #{})", receiveBufferBytes, n);
+                try {
+                    listener.onEventLoss(n);
+                } catch (RuntimeException e) {
+                    log.warn("event-loss listener failed: {}", e.toString());
+                }
+            } else if (errno != 0 && errno != Libc.EAGAIN && errno != Libc.EINTR && !closing) {
+                ConntrackException error = NfctConntrackTable.error("listen", errno);
+                log.error(error.getMessage());
+                listener.onFailure(error);
+                return;
+            }
         }
     }
 
