@@ -72,6 +72,10 @@ public record Topics(String state, String events) {
                         + " --add-config cleanup.policy=compact");
             }
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof org.apache.kafka.common.errors.TimeoutException) {
+                throw new IllegalStateException("the Kafka cluster did not answer within " + timeout.toSeconds()
+                        + " s while checking topics: check the bootstrap servers and that a broker is reachable", e.getCause());
+            }
             throw new IllegalStateException("cannot create or check topics " + state + " and " + events + ": "
                     + e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {
