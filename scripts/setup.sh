@@ -14,6 +14,8 @@ packages=(
   util-linux                # setpriv, unshare: the unprivileged-user and missing-library tests
   protobuf-compiler         # protoc: decodes zaro records outside Java in the tests
   kcat                      # an independent Kafka client: reads zaro's topics in the tests
+  iputils-arping            # gratuitous ARP when a node takes over the VIPs
+  keepalived                # a VRRP peer no one here wrote, in the interoperability tests
 )
 
 if [[ $(id -u) -ne 0 ]]; then

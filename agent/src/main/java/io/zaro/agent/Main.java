@@ -27,7 +27,7 @@ public final class Main {
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             if (e instanceof ConntrackException || e instanceof IllegalArgumentException
                     || e instanceof EmbeddedBroker.BrokerException || e instanceof ConfigException
-                    || e instanceof IllegalStateException) {
+                    || e instanceof IllegalStateException || e instanceof io.zaro.rawip.RawSocketException) {
                 commandLine.getErr().println("zaro: " + e.getMessage());
                 return 1;
             }

@@ -1,0 +1,65 @@
+package io.zaro.agent.vrrp;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The floating addresses of a virtual router on one interface, added and removed with
+ * {@code ip address} and announced with gratuitous ARP ({@code arping -U}, iputils-arping), as
+ * an operator would do it by hand.
+ */
+public final class Vips {
+    private static final Logger log = LoggerFactory.getLogger(Vips.class);
+
+    private final String interfaceName;
+    private final List<String> cidrs;
+
+    /** @param cidrs addresses with their prefix length, such as 192.0.2.100/24 */
+    public Vips(String interfaceName, List<String> cidrs) {
+        this.interfaceName = interfaceName;
+        this.cidrs = List.copyOf(cidrs);
+    }
+
+    /** Adds every VIP (one already present is fine) and announces each with gratuitous ARP. */
+    public void add() {
+        for (String cidr : cidrs) {
+            run(false, "ip", "address", "replace", cidr, "dev", interfaceName);
+        }
+        for (String cidr : cidrs) {
+            String address = cidr.substring(0, cidr.indexOf('/') < 0 ? cidr.length() : cidr.indexOf('/'));
+            run(true, "arping", "-q", "-U", "-c", "2", "-w", "1", "-I", interfaceName, "-s", address, address);
+        }
+    }
+
+    /** Removes every VIP (one already gone is fine). */
+    public void remove() {
+        for (String cidr : cidrs) {
+            run(true, "ip", "address", "del", cidr, "dev", interfaceName);
+        }
+    }
+
+    private static void run(boolean quiet, String... command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes()).trim();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+            if (p.exitValue() != 0 && !quiet) {
+                log.warn("{} failed: {}", String.join(" ", command), out);
+            }
+        } catch (IOException e) {
+            log.warn("cannot run {}: {}", command[0], e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public List<String> cidrs() {
+        return new ArrayList<>(cidrs);
+    }
+}
