@@ -21,11 +21,9 @@ import io.zaro.tests.netns.Cmd;
 import io.zaro.tests.netns.ConntrackCli;
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
+import io.zaro.tests.netns.Kcat;
 import io.zaro.tests.netns.Lab;
 import io.zaro.tests.netns.SyntheticFlows;
-import java.io.DataInputStream;
-import java.io.EOFException;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -416,35 +414,8 @@ class MirrorKernelTest {
         return FLOWS.range(first, n);
     }
 
-    /** Every record of a topic as kcat reads it from the broker's namespace; null for a tombstone. */
-    private List<byte[]> kcat(String topic) throws IOException {
-        Process p = new ProcessBuilder(kafka.wrapCommand("kcat", "-b", BROKER + ":9092", "-C", "-t", topic, "-e", "-q",
-                "-f", "%R%s")).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        List<byte[]> out = new ArrayList<>();
-        try (DataInputStream in = new DataInputStream(p.getInputStream())) {
-            while (true) {
-                int length;
-                try {
-                    length = in.readInt();
-                } catch (EOFException e) {
-                    break;
-                }
-                if (length < 0) {
-                    out.add(null);
-                } else {
-                    byte[] value = new byte[length];
-                    in.readFully(value);
-                    out.add(value);
-                }
-            }
-        }
-        try {
-            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        assertEquals(0, p.exitValue(), "kcat exit code");
-        return out;
+    private List<byte[]> kcat(String topic) {
+        return Kcat.values(kafka, BROKER + ":9092", topic);
     }
 
     private static void waitListening(Host h, String... ports) {

@@ -1,7 +1,11 @@
 package io.zaro.agent.cli;
 
 import io.zaro.agent.config.AgentConfig;
+import io.zaro.agent.failover.RoleController;
 import io.zaro.agent.mirror.Capture;
+import io.zaro.agent.vrrp.VirtualRouter;
+import io.zaro.agent.vrrp.Vips;
+import io.zaro.agent.vrrp.VrrpInstance;
 import io.zaro.agent.mirror.HostAddresses;
 import io.zaro.agent.mirror.Injector;
 import io.zaro.agent.mirror.KernelSettings;
@@ -36,6 +40,8 @@ public final class AgentCommand implements Callable<Integer> {
     private static final Logger log = LoggerFactory.getLogger(AgentCommand.class);
     /** How long reading the state topic to its end at start may take before the agent gives up (and systemd restarts it). */
     private static final Duration STARTUP_READ_TIMEOUT = Duration.ofMinutes(10);
+    /** How long a standby that becomes master waits to inject what the state topic still holds. */
+    private static final Duration TAKEOVER_CATCH_UP = Duration.ofSeconds(5);
 
     @Option(names = "--config", paramLabel = "FILE", defaultValue = "/etc/zaro/zaro.properties",
             description = "Configuration file (default: ${DEFAULT-VALUE}).")
@@ -73,6 +79,9 @@ public final class AgentCommand implements Callable<Integer> {
             if (cfg.role() == AgentConfig.Role.ACTIVE) {
                 return runActive(cfg, filter, topics, table, counters, stopping);
             }
+            if (cfg.role() == AgentConfig.Role.VRRP) {
+                return runVrrp(cfg, filter, topics, table, counters, stopping);
+            }
             return runStandby(cfg, filter, topics, table, counters, stopping);
         } finally {
             log.info("stopped; {}", counters);
@@ -95,6 +104,36 @@ public final class AgentCommand implements Callable<Integer> {
             return watch(stopping, counters, capture::failure, () -> "queue=" + capture.queueDepth());
         } finally {
             capture.close();
+            publisher.close(Duration.ofSeconds(15));
+        }
+    }
+
+    private int runVrrp(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,
+                        CountDownLatch stopping) throws InterruptedException {
+        KernelSettings.enableEventsForAllFlows();
+        AgentConfig.Vrrp v = cfg.vrrp();
+        List<java.net.InetAddress> addresses = v.vips().stream().map(AgentConfig.Vip::address).toList();
+        java.net.Inet4Address primary = VrrpInstance.primaryAddress(v.interfaceName(), addresses);
+        List<Vips> vips = new java.util.ArrayList<>();
+        v.vips().stream().collect(java.util.stream.Collectors.groupingBy(AgentConfig.Vip::interfaceName,
+                        java.util.LinkedHashMap::new, java.util.stream.Collectors.mapping(AgentConfig.Vip::cidr,
+                                java.util.stream.Collectors.toList())))
+                .forEach((dev, cidrs) -> vips.add(new Vips(dev, cidrs)));
+        Capture.Settings settings = new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(),
+                cfg.queueCapacity(), cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
+        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
+        RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
+                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters));
+        VrrpInstance vrrp = new VrrpInstance(v.interfaceName(), new VirtualRouter.Settings(v.virtualRouterId(), v.priority(),
+                v.intervalCentis(), v.preempt(), primary), addresses, roles::onTransition);
+        try {
+            vrrp.start();
+            return watch(stopping, counters, () -> vrrp.failure() != null ? vrrp.failure() : roles.failure(),
+                    () -> "role=" + roles.role());
+        } finally {
+            roles.stopping();
+            vrrp.close(); // a master advertises priority 0: the peer takes over within its skew time
+            roles.close();
             publisher.close(Duration.ofSeconds(15));
         }
     }

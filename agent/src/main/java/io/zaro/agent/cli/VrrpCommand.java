@@ -6,10 +6,7 @@ import io.zaro.agent.vrrp.VrrpInstance;
 import io.zaro.conntrack.filter.Cidr;
 import java.net.Inet4Address;
 import java.net.InetAddress;
-import java.net.NetworkInterface;
-import java.net.SocketException;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -60,7 +57,7 @@ public final class VrrpCommand implements Callable<Integer> {
             }
             addresses.add(a);
         }
-        Inet4Address primary = primaryAddress(interfaceName, addresses);
+        Inet4Address primary = VrrpInstance.primaryAddress(interfaceName, addresses);
         VirtualRouter.Settings settings = new VirtualRouter.Settings(vrid, priority, intervalCentis, !noPreempt, primary);
         Vips holder = new Vips(interfaceName, vips.stream().map(v -> v.contains("/") ? v : v + "/32").toList());
         // VIP changes run off the VRRP thread, so that arping never delays an advertisement.
@@ -95,20 +92,5 @@ public final class VrrpCommand implements Callable<Integer> {
             stopped.countDown();
         }
         return 0;
-    }
-
-    /** The interface's first IPv4 address that is not a VIP: the source of advertisements. */
-    static Inet4Address primaryAddress(String interfaceName, List<InetAddress> vips) throws SocketException {
-        NetworkInterface nif = NetworkInterface.getByName(interfaceName);
-        if (nif == null) {
-            throw new IllegalArgumentException("there is no interface " + interfaceName + ": name one that `ip link` shows");
-        }
-        for (InetAddress a : Collections.list(nif.getInetAddresses())) {
-            if (a instanceof Inet4Address v4 && !vips.contains(a)) {
-                return v4;
-            }
-        }
-        throw new IllegalArgumentException("interface " + interfaceName + " has no IPv4 address of its own to send "
-                + "advertisements from: add one");
     }
 }

@@ -46,10 +46,32 @@ import java.util.function.Function;
 public record AgentConfig(String nodeId, Role role, Properties kafka, String topicPrefix, int partitions,
                           short replicationFactor, int receiveBufferBytes, int queueCapacity, Duration refreshInterval,
                           Duration timeoutGrace, FlowFilter filter, boolean ignoreOwnAddresses, String syncInterface,
-                          List<InetAddress> vips) {
+                          List<InetAddress> vips, Vrrp vrrp) {
 
-    /** What a node does: the active publishes its table, a standby injects the active's. */
-    public enum Role { ACTIVE, STANDBY }
+    /**
+     * What a node does: the active publishes its table, a standby injects the active's; with
+     * VRRP, the node is whichever its virtual router's state says (MASTER: active).
+     */
+    public enum Role { ACTIVE, STANDBY, VRRP }
+
+    /**
+     * The virtual router of a node with {@code role=vrrp}.
+     *
+     * @param vips floating addresses with prefix length and interface, moved together
+     */
+    public record Vrrp(String interfaceName, int virtualRouterId, int priority, int intervalCentis, boolean preempt,
+                       List<Vip> vips) {
+        public Vrrp {
+            vips = List.copyOf(vips);
+        }
+    }
+
+    /** A floating address: {@code address/prefixLength} on {@code interfaceName}. */
+    public record Vip(InetAddress address, int prefixLength, String interfaceName) {
+        public String cidr() {
+            return address.getHostAddress() + "/" + prefixLength;
+        }
+    }
 
     public static final String KAFKA_CLIENT_PREFIX = "kafka.client.";
 
@@ -77,7 +99,13 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("filter.zones", "", "if set, only flows in these conntrack zones"),
             new Key("filter.mark", "0", "with filter.mark.mask: only flows whose mark & mask equals this"),
             new Key("filter.mark.mask", "0", "mask for filter.mark; 0 turns the mark filter off"),
-            new Key("vips", "", "the floating addresses (comma-separated): never counted among this node's own, so their flows are mirrored"));
+            new Key("vips", "", "the floating addresses (comma-separated): never counted among this node's own, so their flows are mirrored"),
+            new Key("vrrp.interface", "", "with role=vrrp: the interface VRRP advertisements go over"),
+            new Key("vrrp.vrid", "", "with role=vrrp: the virtual router id, 1-255, the same on both nodes"),
+            new Key("vrrp.priority", "100", "with role=vrrp: this node's priority, 1-254 (the higher is master)"),
+            new Key("vrrp.interval.centiseconds", "100", "with role=vrrp: the advertisement interval, 1-4095 centiseconds"),
+            new Key("vrrp.preempt", "true", "with role=vrrp: whether a higher priority takes over from a running master"),
+            new Key("vrrp.vips", "", "with role=vrrp: ADDRESS/LEN[@INTERFACE],... the VIPs the master holds (IPv4)"));
 
     /** A configuration key. */
     public record Key(String name, String defaultValue, String meaning) {
@@ -131,7 +159,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         Role role = switch (v.get("role").toLowerCase(Locale.ROOT)) {
             case "active" -> Role.ACTIVE;
             case "standby" -> Role.STANDBY;
-            default -> throw v.bad("role", "active or standby");
+            case "vrrp" -> Role.VRRP;
+            default -> throw v.bad("role", "active, standby or vrrp");
         };
         Properties kafka = new Properties();
         for (String name : p.stringPropertyNames()) {
@@ -189,9 +218,54 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         if (!sync.isEmpty() && !sync.matches("[A-Za-z0-9._@-]{1,15}")) {
             throw v.bad("filter.sync.interface", "an interface name such as eth2");
         }
-        List<InetAddress> vips = v.list("vips", AgentConfig::literalAddress, "IP addresses such as 192.0.2.1");
+        List<InetAddress> vips = new java.util.ArrayList<>(v.list("vips", AgentConfig::literalAddress, "IP addresses such as 192.0.2.1"));
+        Vrrp vrrp = null;
+        if (role == Role.VRRP) {
+            vrrp = vrrp(v);
+            vrrp.vips().forEach(vip -> {
+                if (!vips.contains(vip.address())) {
+                    vips.add(vip.address());
+                }
+            });
+        }
         return new AgentConfig(nodeId, role, kafka, prefix, partitions, replication, buffer, queue,
-                Duration.ofSeconds(refresh), Duration.ofSeconds(grace), filter, ignoreOwn, sync.isEmpty() ? null : sync, vips);
+                Duration.ofSeconds(refresh), Duration.ofSeconds(grace), filter, ignoreOwn, sync.isEmpty() ? null : sync, vips,
+                vrrp);
+    }
+
+    private static Vrrp vrrp(Values v) {
+        String ifname = v.required("vrrp.interface");
+        if (!ifname.matches("[A-Za-z0-9._@-]{1,15}")) {
+            throw v.bad("vrrp.interface", "an interface name such as eth0");
+        }
+        v.required("vrrp.vrid");
+        int vrid = v.integer("vrrp.vrid", 1, 255);
+        int priority = v.integer("vrrp.priority", 1, 254);
+        int interval = v.integer("vrrp.interval.centiseconds", 1, 4095);
+        boolean preempt = switch (v.get("vrrp.preempt").toLowerCase(Locale.ROOT)) {
+            case "true", "yes" -> true;
+            case "false", "no" -> false;
+            default -> throw v.bad("vrrp.preempt", "true or false");
+        };
+        v.required("vrrp.vips");
+        List<Vip> vips = v.list("vrrp.vips", item -> {
+            String[] at = item.split("@", 2);
+            String[] slash = at[0].split("/", 2);
+            InetAddress a = literalAddress(slash[0]);
+            if (!(a instanceof java.net.Inet4Address) || slash.length != 2) {
+                throw new IllegalArgumentException();
+            }
+            int len = Integer.parseInt(slash[1]);
+            if (len < 1 || len > 32) {
+                throw new IllegalArgumentException();
+            }
+            String dev = at.length == 2 ? at[1] : ifname;
+            if (!dev.matches("[A-Za-z0-9._@-]{1,15}")) {
+                throw new IllegalArgumentException();
+            }
+            return new Vip(a, len, dev);
+        }, "IPv4 addresses with prefix length and optional interface, such as 192.0.2.1/24@eth1");
+        return new Vrrp(ifname, vrid, priority, interval, preempt, vips);
     }
 
     private static InetAddress literalAddress(String s) {
@@ -216,6 +290,16 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
                 return key.defaultValue();
             }
             return value.trim();
+        }
+
+        /** The value of a key that is required in this configuration (its default is empty). */
+        String required(String name) {
+            String value = get(name);
+            if (value.isEmpty()) {
+                Key key = KEYS.stream().filter(k -> k.name().equals(name)).findFirst().orElseThrow();
+                throw new ConfigException(name, "'" + name + "' is missing: set it to " + key.meaning());
+            }
+            return value;
         }
 
         ConfigException bad(String name, String expected) {

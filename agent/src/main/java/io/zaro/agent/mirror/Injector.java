@@ -64,6 +64,8 @@ public final class Injector implements AutoCloseable {
     private final CountDownLatch bootstrapped = new CountDownLatch(1);
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean running;
+    /** Non-zero once {@link #catchUpAndClose} asked the thread to stop at the topic's end (a nanoTime deadline). */
+    private volatile long catchUpDeadline;
     private long lastProblemLog;
     /** Owned by the injector thread: true until the bootstrap's end, and the creates that clashed meanwhile. */
     private boolean bootstrapping = true;
@@ -114,9 +116,16 @@ public final class Injector implements AutoCloseable {
             held.clear();
             bootstrapped.countDown();
             while (running) {
-                ConsumerRecords<byte[], byte[]> batch = reader.poll(Duration.ofMillis(500));
+                ConsumerRecords<byte[], byte[]> batch = reader.poll(Duration.ofMillis(catchUpDeadline == 0 ? 500 : 50));
                 if (!batch.isEmpty()) {
                     apply(batch, null);
+                }
+                if (catchUpDeadline != 0 && (reader.lag() == 0 || System.nanoTime() - catchUpDeadline > 0)) {
+                    long lag = reader.lag();
+                    if (lag > 0) {
+                        log.warn("stopping with {} records of the state topic not yet injected", lag);
+                    }
+                    return;
                 }
             }
         } catch (WakeupException e) {
@@ -189,8 +198,13 @@ public final class Injector implements AutoCloseable {
                 continue;
             }
             if (record.nodeId().equals(nodeId)) {
+                // This node published it while it was master: not injected, but not a ghost either.
+                // The new master's resync republishes the flow or tombstones it.
                 counters.ignoredOwnNode.incrementAndGet();
                 latest.remove(key);
+                if (held != null) {
+                    held.add(key);
+                }
                 continue;
             }
             if (!filter.accepts(record.entry())) {
@@ -451,6 +465,23 @@ public final class Injector implements AutoCloseable {
             lastProblemLog = now;
             log.warn(format + " (further problems within 10 s are only counted)", args);
         }
+    }
+
+    /**
+     * Injects what the state topic holds up to its current end, waiting at most {@code timeout},
+     * then stops: a standby that takes over first completes its copy of the table.
+     */
+    public void catchUpAndClose(Duration timeout) {
+        catchUpDeadline = System.nanoTime() + timeout.toNanos();
+        if (catchUpDeadline == 0) {
+            catchUpDeadline = 1;
+        }
+        try {
+            thread.join(timeout.toMillis() + 2_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        close();
     }
 
     @Override

@@ -150,4 +150,24 @@ public final class VrrpInstance implements AutoCloseable {
             throw new IllegalStateException(e);
         }
     }
+
+    /** The interface's first IPv4 address that is not a VIP: the source of advertisements. */
+    public static Inet4Address primaryAddress(String interfaceName, List<InetAddress> vips) {
+        java.net.NetworkInterface nif;
+        try {
+            nif = java.net.NetworkInterface.getByName(interfaceName);
+        } catch (java.net.SocketException e) {
+            throw new IllegalStateException("cannot read the addresses of " + interfaceName + ": " + e.getMessage(), e);
+        }
+        if (nif == null) {
+            throw new IllegalArgumentException("there is no interface " + interfaceName + ": name one that `ip link` shows");
+        }
+        for (InetAddress a : java.util.Collections.list(nif.getInetAddresses())) {
+            if (a instanceof Inet4Address v4 && !vips.contains(a)) {
+                return v4;
+            }
+        }
+        throw new IllegalArgumentException("interface " + interfaceName + " has no IPv4 address of its own to send "
+                + "advertisements from: add one");
+    }
 }

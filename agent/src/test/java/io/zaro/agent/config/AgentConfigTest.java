@@ -185,11 +185,34 @@ class AgentConfigTest {
     }
 
     @Test
+    void vrrpRoleNeedsItsVirtualRouterAndAddsTheVipsToTheFilter() {
+        AgentConfig c = parse("role=vrrp\nvrrp.interface=eth0\nvrrp.vrid=51\nvrrp.priority=150\n"
+                + "vrrp.vips=10.1.0.254/24,10.2.0.254/24@eth1\n");
+        assertEquals(Role.VRRP, c.role());
+        assertEquals(51, c.vrrp().virtualRouterId());
+        assertEquals(150, c.vrrp().priority());
+        assertEquals(100, c.vrrp().intervalCentis());
+        assertEquals("eth0", c.vrrp().vips().get(0).interfaceName());
+        assertEquals("eth1", c.vrrp().vips().get(1).interfaceName());
+        assertEquals("10.2.0.254/24", c.vrrp().vips().get(1).cidr());
+        assertEquals(2, c.vips().size(), "the VIPs are never counted among the node's own addresses");
+        ConfigException missing = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vips=10.1.0.254/24\n"));
+        assertEquals("vrrp.vrid", missing.key());
+        ConfigException bad = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.vips=2001:db8::1/64\n"));
+        assertEquals("vrrp.vips", bad.key());
+        ConfigException owner = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.priority=255\nvrrp.vips=10.1.0.254/24\n"));
+        assertEquals("vrrp.priority", owner.key(), "255 is the address owner's: a firewall pair has none");
+    }
+
+    @Test
     void kafkaPropertiesCannotBeChangedFromOutside() {
         Properties given = new Properties();
         given.setProperty("bootstrap.servers", "192.0.2.10:9092");
         AgentConfig c = new AgentConfig("fw1", Role.ACTIVE, given, "zaro", 6, (short) 1, 4096, 16,
-                Duration.ofSeconds(30), Duration.ofSeconds(90), FlowFilter.all(), true, null, List.of());
+                Duration.ofSeconds(30), Duration.ofSeconds(90), FlowFilter.all(), true, null, List.of(), null);
         given.setProperty("acks", "0");
         c.kafka().setProperty("acks", "1");
         assertNull(c.kafka().getProperty("acks"));
@@ -264,7 +287,7 @@ class AgentConfigTest {
                 Arguments.of("kafka.bootstrap.servers=", "kafka.bootstrap.servers", "missing"),
                 // role
                 Arguments.of("role=master", "role", "'master'"),
-                Arguments.of("role=backup", "role", "active or standby"),
+                Arguments.of("role=backup", "role", "active, standby or vrrp"),
                 // node id
                 Arguments.of("node.id=fw 1", "node.id", "'fw 1'"),
                 Arguments.of("node.id=fw/1", "node.id", "'fw/1'"),

@@ -1,0 +1,168 @@
+package io.zaro.agent.failover;
+
+import io.zaro.agent.mirror.Capture;
+import io.zaro.agent.mirror.Injector;
+import io.zaro.agent.mirror.MirrorCounters;
+import io.zaro.agent.vrrp.VirtualRouter;
+import io.zaro.agent.vrrp.Vips;
+import io.zaro.conntrack.ConntrackTable;
+import io.zaro.conntrack.filter.FlowFilter;
+import io.zaro.kafka.RecordPublisher;
+import io.zaro.kafka.StateTopicReader;
+import io.zaro.kafka.Topics;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Switches a node between mirroring (standby: the {@link Injector}) and publishing (active: the
+ * {@link Capture}) as its virtual router changes state, on a thread of its own so that VRRP's
+ * timing never waits for Kafka or the kernel.
+ *
+ * <p>Becoming master (issue 5's takeover order): the injector first consumes the state topic to
+ * its end (at most {@code catchUp}), so the table is complete; then the VIPs are added and
+ * announced; then the capture starts, whose start-up resync publishes the whole table, mirrored
+ * flows included, under this node's id. Becoming backup: the capture stops, the VIPs are
+ * released, and the injector bootstraps from the new master's records.
+ */
+public final class RoleController implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(RoleController.class);
+
+    /** Everything both roles need. */
+    public record Parts(ConntrackTable table, RecordPublisher publisher, Properties kafka, Topics topics,
+                        Capture.Settings capture, FlowFilter filter, Duration timeoutGrace, Duration catchUp,
+                        Duration startupRead, List<Vips> vips, MirrorCounters counters) {
+    }
+
+    private final Parts parts;
+    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "zaro-role");
+        t.setDaemon(true);
+        return t;
+    });
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    // Owned by the worker thread.
+    private Capture capture;
+    private Injector injector;
+    private StateTopicReader injectorReader;
+    private volatile String role = "none";
+    private volatile boolean stopping;
+
+    /** From now on transitions are ignored: the node is shutting down. */
+    public void stopping() {
+        stopping = true;
+    }
+
+    public RoleController(Parts parts) {
+        this.parts = parts;
+    }
+
+    /** Called on the VRRP thread: queues the switch (none once stopping). */
+    public void onTransition(VirtualRouter.State state) {
+        if (stopping) {
+            return;
+        }
+        worker.submit(() -> {
+            try {
+                if (state == VirtualRouter.State.MASTER) {
+                    becomeActive();
+                } else {
+                    becomeStandby();
+                }
+            } catch (Throwable e) {
+                failure.compareAndSet(null, e);
+                log.error("switching to {} failed", state, e);
+            }
+        });
+    }
+
+    public String role() {
+        return role;
+    }
+
+    public Throwable failure() {
+        Throwable f = failure.get();
+        if (f == null && capture != null) {
+            f = capture.failure();
+        }
+        if (f == null && injector != null) {
+            f = injector.failure();
+        }
+        return f;
+    }
+
+    private void becomeActive() {
+        if (capture != null) {
+            return;
+        }
+        long started = System.nanoTime();
+        if (injector != null) {
+            injector.catchUpAndClose(parts.catchUp());
+            injector = null;
+            closeInjectorReader();
+        }
+        parts.vips().forEach(Vips::add);
+        capture = new Capture(parts.table(), parts.publisher(), parts.capture(), parts.counters(), Clock.systemUTC());
+        try (StateTopicReader state = new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60))) {
+            capture.start(state, parts.startupRead());
+        }
+        role = "active";
+        log.info("active: VIPs held, publishing ({} ms to take over)", (System.nanoTime() - started) / 1_000_000);
+    }
+
+    private void becomeStandby() {
+        if (injector != null) {
+            return;
+        }
+        if (capture != null) {
+            capture.close();
+            capture = null;
+            parts.publisher().flush();
+        }
+        parts.vips().forEach(Vips::remove);
+        injectorReader = new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60));
+        injector = new Injector(parts.table(), injectorReader, parts.capture().nodeId(), parts.filter(),
+                parts.timeoutGrace(), parts.counters(), Clock.systemUTC());
+        injector.start(parts.startupRead());
+        role = "standby";
+        log.info("standby: VIPs released, mirroring");
+    }
+
+    private void closeInjectorReader() {
+        if (injectorReader != null) {
+            injectorReader.close();
+            injectorReader = null;
+        }
+    }
+
+    /** Stops whichever role runs; the VIPs are released. */
+    @Override
+    public void close() {
+        stopping = true;
+        worker.submit(() -> {
+            if (capture != null) {
+                capture.close();
+                capture = null;
+            }
+            if (injector != null) {
+                injector.close();
+                injector = null;
+                closeInjectorReader();
+            }
+            parts.vips().forEach(Vips::remove);
+        });
+        worker.shutdown();
+        try {
+            worker.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

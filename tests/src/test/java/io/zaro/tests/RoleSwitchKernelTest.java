@@ -1,0 +1,161 @@
+package io.zaro.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.zaro.conntrack.Conntrack;
+import io.zaro.conntrack.ConntrackEntry;
+import io.zaro.conntrack.ConntrackTable;
+import io.zaro.conntrack.Family;
+import io.zaro.conntrack.filter.Cidr;
+import io.zaro.kafka.record.FlowRecord;
+import io.zaro.kafka.record.FlowRecordCodec;
+import io.zaro.tests.netns.AgentProcess;
+import io.zaro.tests.netns.BrokerFixture;
+import io.zaro.tests.netns.Host;
+import io.zaro.tests.netns.Kcat;
+import io.zaro.tests.netns.KernelTest;
+import io.zaro.tests.netns.Lab;
+import io.zaro.tests.netns.SyntheticFlows;
+import java.time.Duration;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code role=vrrp}: two agents in one virtual router switch between publishing and mirroring as
+ * VRRP moves the VIP (groundwork of issue 5; the traffic-survival test comes with it). fw1 and fw2
+ * share a LAN (the VIP's) and a sync bridge with the broker.
+ */
+@KernelTest
+class RoleSwitchKernelTest {
+    private static final String BROKER = "10.99.0.10";
+    private static final String VIP = "10.40.1.254";
+    private static final Cidr SYNC = Cidr.parse("10.99.0.0/24");
+    private static final SyntheticFlows FLOWS = new SyntheticFlows("10.40.2.2", "fd40:2::2", "10.40.2.254");
+
+    private Lab lab;
+    private Host fw1;
+    private Host fw2;
+    private Host kafka;
+    private BrokerFixture broker;
+
+    @BeforeEach
+    void topology() {
+        lab = new Lab();
+        Host client = lab.host("client");
+        fw1 = lab.host("fw1");
+        fw2 = lab.host("fw2");
+        kafka = lab.host("kafka");
+        lab.bridge("lan", "eth0", client, fw1, fw2);
+        lab.bridge("sync", "sync0", fw1, fw2, kafka);
+        client.address("eth0", "10.40.1.2/24");
+        fw1.address("eth0", "10.40.1.1/24").address("sync0", "10.99.0.1/24");
+        fw2.address("eth0", "10.40.1.3/24").address("sync0", "10.99.0.2/24");
+        kafka.address("sync0", BROKER + "/24");
+        broker = new BrokerFixture(kafka, BROKER);
+    }
+
+    @AfterEach
+    void cleanup() {
+        try {
+            if (broker != null) {
+                broker.close();
+            }
+        } finally {
+            lab.close();
+        }
+    }
+
+    @Test
+    void theMasterPublishesTheBackupMirrorsAndTheyTradeRolesWithTheVip() throws Exception {
+        try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
+            AgentProcess a1 = agent(fw1, "fw1", 150);
+            AgentProcess a2 = agent(fw2, "fw2", 100);
+            a1.awaitLog("active: VIPs held", Duration.ofSeconds(60));
+            a2.awaitLog("standby: VIPs released", Duration.ofSeconds(60));
+            assertTrue(hasVip(fw1) && !hasVip(fw2));
+
+            assertEquals(0, t1.createAll(FLOWS.range(0, 500)).failed());
+            awaitEqual("fw2 mirrors fw1's 500 flows", t1, t2);
+
+            // The master stops: fw2 takes over the VIP, and its table, mirrored flows and all, is now published as fw2's.
+            a1.stop();
+            a2.awaitLog("active: VIPs held", Duration.ofSeconds(30));
+            assertTrue(hasVip(fw2) && !hasVip(fw1), "the VIP moved to fw2");
+            assertEquals(500, mirrorable(t2).size(), "the mirrored flows stay in fw2's kernel");
+            assertEquals(0, t2.createAll(FLOWS.range(1000, 10)).failed());
+
+            // fw1 comes back: it mirrors fw2 first, then (higher priority, preempt) takes the VIP back.
+            AgentProcess back = agent(fw1, "fw1", 150);
+            back.awaitLog("active: VIPs held", Duration.ofSeconds(60));
+            assertTrue(back.log().indexOf("standby: VIPs released") < back.log().indexOf("active: VIPs held"),
+                    "a node starts as standby and mirrors before it takes over:\n" + back.log());
+            a2.awaitLog("standby: VIPs released", Duration.ofSeconds(30));
+            long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (a2.log().split("bootstrap: ", -1).length < 3 && System.nanoTime() < end) {
+                Thread.sleep(100);
+            }
+            String[] bootstraps = a2.log().split("bootstrap: ", -1);
+            assertEquals(3, bootstraps.length, "fw2 bootstrapped twice (at start, and stepping back):\n" + a2.log());
+            assertTrue(bootstraps[2].lines().findFirst().orElse("").contains(", 0 ghosts deleted"),
+                    "the flows fw2 published as master are not ghosts when it steps back:\n" + a2.log());
+            assertTrue(hasVip(fw1) && !hasVip(fw2));
+            assertEquals(510, mirrorable(t1).size(), "fw1 got the 10 flows made on fw2 while it was master");
+            awaitEqual("the tables agree again", t1, t2);
+
+            Set<String> nodes = Kcat.values(kafka, BROKER + ":9092", "roles.events").stream()
+                    .map(v -> {
+                        try {
+                            return FlowRecordCodec.decode(v).nodeId();
+                        } catch (Exception e) {
+                            throw new AssertionError(e);
+                        }
+                    }).collect(Collectors.toCollection(TreeSet::new));
+            assertEquals(Set.of("fw1", "fw2"), nodes, "each published while it was master");
+        }
+    }
+
+    private AgentProcess agent(Host host, String node, int priority) {
+        return AgentProcess.start(host, """
+                node.id=%s
+                role=vrrp
+                kafka.bootstrap.servers=%s:9092
+                kafka.topic.prefix=roles
+                kafka.topic.partitions=3
+                filter.sync.interface=sync0
+                vrrp.interface=eth0
+                vrrp.vrid=40
+                vrrp.priority=%d
+                vrrp.interval.centiseconds=50
+                vrrp.vips=%s/24
+                """.formatted(node, BROKER, priority, VIP));
+    }
+
+    private static boolean hasVip(Host h) {
+        return h.execOk("ip", "-br", "address", "show", "dev", "eth0").stdout().contains(VIP + "/");
+    }
+
+    private static Set<String> mirrorable(ConntrackTable t) {
+        return t.dump(Family.ALL).stream().filter(e -> !SYNC.contains(e.original().source()))
+                .map(RoleSwitchKernelTest::key).collect(Collectors.toCollection(TreeSet::new));
+    }
+
+    private static String key(ConntrackEntry e) {
+        return e.zone() + " " + e.original() + " " + e.reply() + " mark=" + e.mark();
+    }
+
+    private static void awaitEqual(String what, ConntrackTable expected, ConntrackTable actual) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!mirrorable(expected).equals(mirrorable(actual))) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("timed out: " + what + ": " + mirrorable(expected).size() + " expected, "
+                        + mirrorable(actual).size() + " present");
+            }
+            Thread.sleep(250);
+        }
+    }
+}
