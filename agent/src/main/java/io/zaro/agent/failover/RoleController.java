@@ -108,7 +108,7 @@ public final class RoleController implements AutoCloseable {
             injector = null;
             closeInjectorReader();
         }
-        parts.vips().forEach(Vips::add);
+        parts.vips().parallelStream().forEach(Vips::add); // each waits for its arping
         capture = new Capture(parts.table(), parts.publisher(), parts.capture(), parts.counters(), Clock.systemUTC());
         try (StateTopicReader state = new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60))) {
             capture.start(state, parts.startupRead());

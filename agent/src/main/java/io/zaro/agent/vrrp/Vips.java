@@ -29,9 +29,27 @@ public final class Vips {
         for (String cidr : cidrs) {
             run(false, "ip", "address", "replace", cidr, "dev", interfaceName);
         }
+        // All announcements at once: each arping waits a second for its second packet.
+        List<Process> announcing = new ArrayList<>();
         for (String cidr : cidrs) {
             String address = cidr.substring(0, cidr.indexOf('/') < 0 ? cidr.length() : cidr.indexOf('/'));
-            run(true, "arping", "-q", "-U", "-c", "2", "-w", "1", "-I", interfaceName, "-s", address, address);
+            try {
+                announcing.add(new ProcessBuilder("arping", "-q", "-U", "-c", "2", "-w", "1", "-I", interfaceName,
+                        "-s", address, address).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                        .start());
+            } catch (IOException e) {
+                log.warn("cannot announce {} with arping (install iputils-arping): {}", address, e.getMessage());
+            }
+        }
+        for (Process p : announcing) {
+            try {
+                if (!p.waitFor(5, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 

@@ -1,0 +1,183 @@
+package io.zaro.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.zaro.tests.netns.AgentProcess;
+import io.zaro.tests.netns.BrokerFixture;
+import io.zaro.tests.netns.Host;
+import io.zaro.tests.netns.KernelTest;
+import io.zaro.tests.netns.Lab;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Connections that survive the death of the active firewall (issue 5's core, in a first, smaller
+ * form): client -- fw1 / fw2 -- server, both firewalls with a strict ruleset (policy drop,
+ * {@code ct state invalid drop}, new connections only from the client side, SNAT to the VIP,
+ * {@code nf_conntrack_tcp_loose=0}), zaro agents with {@code role=vrrp} moving two VIPs (the
+ * client's gateway and the SNAT address). fw1's agent is killed with -9 and its links taken
+ * down while TCP connections exchange data every 0.2 s. With mirroring every connection goes on
+ * through fw2; without (fw2 follows other topics), every one stalls: fw2's kernel marks their
+ * packets INVALID.
+ */
+@KernelTest
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class FailoverKernelTest {
+    private static final String BROKER = "10.99.0.10";
+    private static final int CONNECTIONS = 20;
+
+    private Lab lab;
+    private Host client;
+    private Host fw1;
+    private Host fw2;
+    private Host server;
+    private BrokerFixture broker;
+    private Path dir;
+    private final List<AgentProcess> agents = new ArrayList<>();
+
+    @BeforeAll
+    void broker() {
+        lab = new Lab();
+        Host kafka = lab.host("kafka");
+        client = lab.host("client");
+        fw1 = lab.host("fw1");
+        fw2 = lab.host("fw2");
+        server = lab.host("server");
+        lab.bridge("lan", "eth0", client, fw1, fw2);
+        lab.bridge("wan", "eth1", fw1, fw2, server);
+        lab.bridge("sync", "sync0", fw1, fw2, kafka);
+        client.address("eth0", "10.50.1.2/24").route("default", "10.50.1.254");
+        server.address("eth1", "10.50.2.2/24");
+        int n = 1;
+        for (Host fw : List.of(fw1, fw2)) {
+            fw.address("eth0", "10.50.1." + (10 + n) + "/24").address("eth1", "10.50.2." + (10 + n) + "/24")
+                    .address("sync0", "10.99.0." + n + "/24").forwarding()
+                    .sysctl("net.netfilter.nf_conntrack_tcp_loose", "0");
+            fw.nft("""
+                    table inet zaro_fw {
+                      chain forward { type filter hook forward priority 0; policy drop;
+                        ct state invalid drop
+                        ct state established,related accept
+                        iifname "eth0" oifname "eth1" ct state new accept
+                      }
+                    }
+                    table ip zaro_nat {
+                      chain post { type nat hook postrouting priority 100; oifname "eth1" snat to 10.50.2.254; }
+                    }
+                    """);
+            n++;
+        }
+        kafka.address("sync0", BROKER + "/24");
+        broker = new BrokerFixture(kafka, BROKER);
+        server.spawn("socat", "TCP4-LISTEN:7000,fork,reuseaddr", "PIPE");
+    }
+
+    @AfterAll
+    void teardown() {
+        try {
+            if (broker != null) {
+                broker.close();
+            }
+        } finally {
+            lab.close();
+        }
+    }
+
+    @BeforeEach
+    void fresh() throws IOException {
+        dir = Files.createTempDirectory("zaro-failover");
+        for (Host fw : List.of(fw1, fw2)) {
+            fw.exec("ip", "link", "set", "eth0", "up");
+            fw.exec("ip", "link", "set", "eth1", "up");
+            fw.exec("conntrack", "-F");
+        }
+    }
+
+    @AfterEach
+    void stop() {
+        agents.forEach(AgentProcess::close);
+        agents.clear();
+        client.exec("sh", "-c", "pkill -f 'socat - TCP4:10.50.2.2:7000' || true");
+    }
+
+    @Test
+    void withMirroringEveryConnectionSurvivesTheActivesDeath() throws Exception {
+        long[] progress = failover("mirrored", "mirrored");
+        for (int i = 0; i < CONNECTIONS; i++) {
+            assertTrue(progress[i] >= 10, "connection " + i + " went on through fw2: " + progress[i] + " echoes after the takeover");
+        }
+    }
+
+    @Test
+    void withoutMirroringTheConnectionsDie() throws Exception {
+        long[] progress = failover("control1", "control2"); // fw2 follows topics fw1 never writes
+        for (int i = 0; i < CONNECTIONS; i++) {
+            assertEquals(0, progress[i], "connection " + i + " cannot pass fw2 without its conntrack entry");
+        }
+    }
+
+    /** Runs the connections, kills fw1, and returns each connection's echoes from 3 s to 10 s after. */
+    private long[] failover(String fw1Topics, String fw2Topics) throws Exception {
+        AgentProcess a1 = agent(fw1, "fw1", 150, fw1Topics);
+        AgentProcess a2 = agent(fw2, "fw2", 100, fw2Topics);
+        a1.awaitLog("active: VIPs held", Duration.ofSeconds(60));
+        a2.awaitLog("standby: VIPs released", Duration.ofSeconds(60));
+        for (int i = 0; i < CONNECTIONS; i++) {
+            client.spawn("sh", "-c", "while :; do echo x; sleep 0.2; done | socat - TCP4:10.50.2.2:7000 > "
+                    + dir.resolve("conn-" + i));
+        }
+        Thread.sleep(3_000);
+        for (int i = 0; i < CONNECTIONS; i++) {
+            assertTrue(lines(i) > 5, "connection " + i + " runs through fw1 before the failover");
+        }
+        a1.kill();
+        fw1.execOk("ip", "link", "set", "eth0", "down");
+        fw1.execOk("ip", "link", "set", "eth1", "down");
+        a2.awaitLog("active: VIPs held", Duration.ofSeconds(30));
+        Thread.sleep(3_000);
+        long[] before = new long[CONNECTIONS];
+        for (int i = 0; i < CONNECTIONS; i++) {
+            before[i] = lines(i);
+        }
+        Thread.sleep(7_000);
+        long[] progress = new long[CONNECTIONS];
+        for (int i = 0; i < CONNECTIONS; i++) {
+            progress[i] = lines(i) - before[i];
+        }
+        return progress;
+    }
+
+    private long lines(int connection) throws IOException {
+        Path f = dir.resolve("conn-" + connection);
+        return Files.exists(f) ? Files.readAllLines(f).size() : 0;
+    }
+
+    private AgentProcess agent(Host host, String node, int priority, String topics) {
+        AgentProcess a = AgentProcess.start(host, """
+                node.id=%s
+                role=vrrp
+                kafka.bootstrap.servers=%s:9092
+                kafka.topic.prefix=%s
+                kafka.topic.partitions=3
+                filter.sync.interface=sync0
+                vrrp.interface=eth0
+                vrrp.vrid=50
+                vrrp.priority=%d
+                vrrp.interval.centiseconds=20
+                vrrp.vips=10.50.1.254/24@eth0,10.50.2.254/24@eth1
+                """.formatted(node, BROKER, topics, priority));
+        agents.add(a);
+        return a;
+    }
+}
