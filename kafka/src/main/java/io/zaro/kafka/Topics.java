@@ -43,6 +43,30 @@ public record Topics(String state, String events) {
      * @throws IllegalStateException with a sentence naming the fix when the cluster refuses
      */
     public void ensure(Admin admin, int partitions, short replicationFactor, Duration timeout) {
+        long giveUp = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try {
+                ensureOnce(admin, partitions, replicationFactor, timeout);
+                return;
+            } catch (IllegalStateException e) {
+                // A broker that has just started, or a topic just created, answers with retriable
+                // errors for a moment (no controller yet, metadata not yet everywhere): try again.
+                if (!(e.getCause() instanceof org.apache.kafka.common.errors.RetriableException)
+                        || e.getCause() instanceof org.apache.kafka.common.errors.TimeoutException
+                        || System.nanoTime() - giveUp > 0) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(250);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private void ensureOnce(Admin admin, int partitions, short replicationFactor, Duration timeout) {
         List<NewTopic> wanted = new ArrayList<>();
         wanted.add(new NewTopic(state, partitions, replicationFactor)
                 .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
@@ -76,8 +100,10 @@ public record Topics(String state, String events) {
                 throw new IllegalStateException("the Kafka cluster did not answer within " + timeout.toSeconds()
                         + " s while checking topics: check the bootstrap servers and that a broker is reachable", e.getCause());
             }
-            throw new IllegalStateException("cannot create or check topics " + state + " and " + events + ": "
-                    + e.getCause().getMessage(), e.getCause());
+            String why = e.getCause().getMessage() == null || e.getCause().getMessage().isBlank()
+                    ? e.getCause().getClass().getSimpleName() : e.getCause().getMessage();
+            throw new IllegalStateException("cannot create or check topics " + state + " and " + events + ": " + why,
+                    e.getCause());
         } catch (TimeoutException e) {
             throw new IllegalStateException("the Kafka cluster did not answer within " + timeout.toSeconds()
                     + " s while checking topics: check the bootstrap servers", e);
