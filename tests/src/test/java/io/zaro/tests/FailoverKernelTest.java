@@ -147,6 +147,12 @@ class FailoverKernelTest {
         AgentProcess a2 = agent(fw2, "fw2", 100, fw2Topics);
         a1.awaitLog("active: VIPs held", Duration.ofSeconds(60));
         a2.awaitLog("standby: VIPs released", Duration.ofSeconds(60));
+        // fw2 may be master for a moment while fw1's JVM starts; wait until fw1 holds the VIPs alone.
+        long settle = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while ((!hasVip(fw1) || hasVip(fw2)) && System.nanoTime() < settle) {
+            Thread.sleep(100);
+        }
+        assertTrue(hasVip(fw1) && !hasVip(fw2), "fw1 is master before the failover");
         for (int i = 0; i < CONNECTIONS; i++) {
             // One line per echo received: the time it arrived, in nanoseconds.
             client.spawn("sh", "-c", "while :; do echo x; sleep 0.2; done | socat - TCP4:10.50.2.2:7000"
@@ -156,10 +162,11 @@ class FailoverKernelTest {
         for (int i = 0; i < CONNECTIONS; i++) {
             assertTrue(lines(i) > 5, "connection " + i + " runs through fw1 before the failover");
         }
+        int activations = a2.occurrences("active: VIPs held");
         a1.kill();
         fw1.execOk("ip", "link", "set", "eth0", "down");
         fw1.execOk("ip", "link", "set", "eth1", "down");
-        a2.awaitLog("active: VIPs held", Duration.ofSeconds(30));
+        a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
         Thread.sleep(3_000);
         long[] before = new long[CONNECTIONS];
         for (int i = 0; i < CONNECTIONS; i++) {
@@ -171,6 +178,10 @@ class FailoverKernelTest {
             progress[i] = lines(i) - before[i];
         }
         return progress;
+    }
+
+    private static boolean hasVip(Host h) {
+        return h.execOk("ip", "-br", "address", "show", "dev", "eth0").stdout().contains("10.50.1.254/");
     }
 
     private long lines(int connection) throws IOException {

@@ -77,33 +77,36 @@ class RoleSwitchKernelTest {
             AgentProcess a2 = agent(fw2, "fw2", 100);
             a1.awaitLog("active: VIPs held", Duration.ofSeconds(60));
             a2.awaitLog("standby: VIPs released", Duration.ofSeconds(60));
-            assertTrue(hasVip(fw1) && !hasVip(fw2));
+            // fw2 may be master for a moment while fw1's JVM starts; fw1 then preempts.
+            awaitVips("fw1 holds the VIP", true, false);
 
             assertEquals(0, t1.createAll(FLOWS.range(0, 500)).failed());
             awaitEqual("fw2 mirrors fw1's 500 flows", t1, t2);
 
             // The master stops: fw2 takes over the VIP, and its table, mirrored flows and all, is now published as fw2's.
+            int activations = a2.occurrences("active: VIPs held");
             a1.stop();
-            a2.awaitLog("active: VIPs held", Duration.ofSeconds(30));
-            assertTrue(hasVip(fw2) && !hasVip(fw1), "the VIP moved to fw2");
+            a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
+            awaitVips("the VIP moved to fw2", false, true);
             assertEquals(500, mirrorable(t2).size(), "the mirrored flows stay in fw2's kernel");
             assertEquals(0, t2.createAll(FLOWS.range(1000, 10)).failed());
 
             // fw1 comes back: it mirrors fw2 first, then (higher priority, preempt) takes the VIP back.
+            int standbys = a2.occurrences("standby: VIPs released");
             AgentProcess back = agent(fw1, "fw1", 150);
             back.awaitLog("active: VIPs held", Duration.ofSeconds(60));
             assertTrue(back.log().indexOf("standby: VIPs released") < back.log().indexOf("active: VIPs held"),
                     "a node starts as standby and mirrors before it takes over:\n" + back.log());
-            a2.awaitLog("standby: VIPs released", Duration.ofSeconds(30));
+            a2.awaitLog("standby: VIPs released", standbys + 1, Duration.ofSeconds(30));
             long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
             while (a2.log().split("bootstrap: ", -1).length < 3 && System.nanoTime() < end) {
                 Thread.sleep(100);
             }
             String[] bootstraps = a2.log().split("bootstrap: ", -1);
-            assertEquals(3, bootstraps.length, "fw2 bootstrapped twice (at start, and stepping back):\n" + a2.log());
-            assertTrue(bootstraps[2].lines().findFirst().orElse("").contains(", 0 ghosts deleted"),
+            assertTrue(bootstraps.length >= 3, "fw2 bootstrapped at start and when stepping back:\n" + a2.log());
+            assertTrue(bootstraps[bootstraps.length - 1].lines().findFirst().orElse("").contains(", 0 ghosts deleted"),
                     "the flows fw2 published as master are not ghosts when it steps back:\n" + a2.log());
-            assertTrue(hasVip(fw1) && !hasVip(fw2));
+            awaitVips("fw1 holds the VIP again", true, false);
             assertEquals(510, mirrorable(t1).size(), "fw1 got the 10 flows made on fw2 while it was master");
             awaitEqual("the tables agree again", t1, t2);
 
@@ -133,6 +136,16 @@ class RoleSwitchKernelTest {
                 vrrp.interval.centiseconds=50
                 vrrp.vips=%s/24
                 """.formatted(node, BROKER, priority, VIP));
+    }
+
+    private void awaitVips(String what, boolean onFw1, boolean onFw2) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (hasVip(fw1) != onFw1 || hasVip(fw2) != onFw2) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("timed out: " + what);
+            }
+            Thread.sleep(100);
+        }
     }
 
     private static boolean hasVip(Host h) {

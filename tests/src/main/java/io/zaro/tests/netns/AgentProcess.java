@@ -77,9 +77,19 @@ public final class AgentProcess implements AutoCloseable {
 
     /** Waits until the log contains {@code text}; fails with the log when it does not within the time. */
     public void awaitLog(String text, Duration timeout) {
+        awaitLog(text, 1, timeout);
+    }
+
+    /** How many times the log holds {@code text} so far. */
+    public int occurrences(String text) {
+        return log().split(java.util.regex.Pattern.quote(text), -1).length - 1;
+    }
+
+    /** Waits until the log holds {@code text} at least {@code count} times. */
+    public void awaitLog(String text, int count, Duration timeout) {
         long end = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < end) {
-            if (log().contains(text)) {
+            if (occurrences(text) >= count) {
                 return;
             }
             if (!process.isAlive()) {
