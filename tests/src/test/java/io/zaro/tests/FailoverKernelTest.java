@@ -27,15 +27,17 @@ import org.junit.jupiter.api.TestInstance;
  * {@code ct state invalid drop}, new connections only from the client side, SNAT to the VIP,
  * {@code nf_conntrack_tcp_loose=0}), zaro agents with {@code role=vrrp} moving two VIPs (the
  * client's gateway and the SNAT address). fw1's agent is killed with -9 and its links taken
- * down while TCP connections exchange data every 0.2 s. With mirroring every connection goes on
- * through fw2; without (fw2 follows other topics), every one stalls: fw2's kernel marks their
- * packets INVALID.
+ * down while TCP connections and UDP flows exchange data every 0.2 s. With mirroring every one
+ * goes on through fw2; without (fw2 follows other topics), every TCP connection stalls: fw2's
+ * kernel marks its packets INVALID. (UDP needs no mirroring to pass a ruleset that lets the
+ * client start flows: the control asserts nothing of it.)
  */
 @KernelTest
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FailoverKernelTest {
     private static final String BROKER = "10.99.0.10";
     private static final int CONNECTIONS = 20;
+    private static final int UDP_FLOWS = 3;
 
     private Lab lab;
     private Host client;
@@ -81,6 +83,9 @@ class FailoverKernelTest {
         kafka.address("sync0", BROKER + "/24");
         broker = new BrokerFixture(kafka, BROKER);
         server.spawn("socat", "TCP4-LISTEN:7000,fork,reuseaddr", "PIPE");
+        for (int i = 0; i < UDP_FLOWS; i++) {
+            server.spawn("socat", "UDP4-LISTEN:" + (7100 + i) + ",reuseaddr,fork", "PIPE");
+        }
     }
 
     @AfterAll
@@ -109,6 +114,7 @@ class FailoverKernelTest {
         agents.forEach(AgentProcess::close);
         agents.clear();
         client.exec("sh", "-c", "pkill -f 'socat - TCP4:10.50.2.2:7000' || true");
+        client.exec("sh", "-c", "pkill -f 'socat - UDP4:10.50.2.2:71' || true");
     }
 
     @Test
@@ -117,9 +123,12 @@ class FailoverKernelTest {
         for (int i = 0; i < CONNECTIONS; i++) {
             assertTrue(progress[i] >= 10, "connection " + i + " went on through fw2: " + progress[i] + " echoes after the takeover");
         }
+        for (int i = CONNECTIONS; i < CONNECTIONS + UDP_FLOWS; i++) {
+            assertTrue(progress[i] >= 10, "UDP flow " + (i - CONNECTIONS) + " went on through fw2: " + progress[i] + " echoes");
+        }
         // Reported, not asserted: each connection's longest gap between two echoes, the failover's stall.
         List<Long> stalls = new ArrayList<>();
-        for (int i = 0; i < CONNECTIONS; i++) {
+        for (int i = 0; i < CONNECTIONS + UDP_FLOWS; i++) {
             List<Long> times = Files.readAllLines(dir.resolve("conn-" + i)).stream().map(Long::parseLong).toList();
             long worst = 0;
             for (int k = 1; k < times.size(); k++) {
@@ -130,7 +139,7 @@ class FailoverKernelTest {
         stalls.sort(null);
         System.out.println("failover: longest stall per connection, ms: min " + stalls.get(0) + ", median "
                 + stalls.get(stalls.size() / 2) + ", max " + stalls.get(stalls.size() - 1) + " (" + CONNECTIONS
-                + " connections, advertisements every 0.2 s)");
+                + " TCP connections and " + UDP_FLOWS + " UDP flows, advertisements every 0.2 s)");
     }
 
     @Test
@@ -153,14 +162,15 @@ class FailoverKernelTest {
             Thread.sleep(100);
         }
         assertTrue(hasVip(fw1) && !hasVip(fw2), "fw1 is master before the failover");
-        for (int i = 0; i < CONNECTIONS; i++) {
+        for (int i = 0; i < CONNECTIONS + UDP_FLOWS; i++) {
             // One line per echo received: the time it arrived, in nanoseconds.
-            client.spawn("sh", "-c", "while :; do echo x; sleep 0.2; done | socat - TCP4:10.50.2.2:7000"
+            String peer = i < CONNECTIONS ? "TCP4:10.50.2.2:7000" : "UDP4:10.50.2.2:" + (7100 + i - CONNECTIONS);
+            client.spawn("sh", "-c", "while :; do echo x; sleep 0.2; done | socat - " + peer
                     + " | while read -r l; do date +%s%N; done > " + dir.resolve("conn-" + i));
         }
         Thread.sleep(3_000);
-        for (int i = 0; i < CONNECTIONS; i++) {
-            assertTrue(lines(i) > 5, "connection " + i + " runs through fw1 before the failover");
+        for (int i = 0; i < CONNECTIONS + UDP_FLOWS; i++) {
+            assertTrue(lines(i) > 5, "flow " + i + " runs through fw1 before the failover");
         }
         int activations = a2.occurrences("active: VIPs held");
         a1.kill();
@@ -168,13 +178,13 @@ class FailoverKernelTest {
         fw1.execOk("ip", "link", "set", "eth1", "down");
         a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
         Thread.sleep(3_000);
-        long[] before = new long[CONNECTIONS];
-        for (int i = 0; i < CONNECTIONS; i++) {
+        long[] before = new long[CONNECTIONS + UDP_FLOWS];
+        for (int i = 0; i < before.length; i++) {
             before[i] = lines(i);
         }
         Thread.sleep(7_000);
-        long[] progress = new long[CONNECTIONS];
-        for (int i = 0; i < CONNECTIONS; i++) {
+        long[] progress = new long[before.length];
+        for (int i = 0; i < before.length; i++) {
             progress[i] = lines(i) - before[i];
         }
         return progress;
