@@ -1,6 +1,7 @@
 package io.zaro.agent.cli;
 
 import io.zaro.agent.config.AgentConfig;
+import io.zaro.agent.failover.KeepalivedFifo;
 import io.zaro.agent.failover.RoleController;
 import io.zaro.agent.mirror.Capture;
 import io.zaro.agent.vrrp.VirtualRouter;
@@ -82,6 +83,9 @@ public final class AgentCommand implements Callable<Integer> {
             if (cfg.role() == AgentConfig.Role.VRRP) {
                 return runVrrp(cfg, filter, topics, table, counters, stopping);
             }
+            if (cfg.role() == AgentConfig.Role.KEEPALIVED) {
+                return runKeepalived(cfg, filter, topics, table, counters, stopping);
+            }
             return runStandby(cfg, filter, topics, table, counters, stopping);
         } finally {
             log.info("stopped; {}", counters);
@@ -133,6 +137,29 @@ public final class AgentCommand implements Callable<Integer> {
         } finally {
             roles.stopping();
             vrrp.close(); // a master advertises priority 0: the peer takes over within its skew time
+            roles.close();
+            publisher.close(Duration.ofSeconds(15));
+        }
+    }
+
+    /** keepalived mode: keepalived holds the VIPs; the role follows its notify FIFO, standby until it speaks. */
+    private int runKeepalived(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table,
+                              MirrorCounters counters, CountDownLatch stopping) throws InterruptedException {
+        KernelSettings.enableEventsForAllFlows();
+        Capture.Settings settings = new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(),
+                cfg.queueCapacity(), cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
+        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
+        RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
+                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters));
+        KeepalivedFifo fifo = new KeepalivedFifo(cfg.keepalived().fifo(), cfg.keepalived().instance(), roles::onTransition);
+        try {
+            roles.onTransition(VirtualRouter.State.BACKUP);
+            fifo.start();
+            log.info("following keepalived's {} through {}", cfg.keepalived().instance(), cfg.keepalived().fifo());
+            return watch(stopping, counters, roles::failure, () -> "role=" + roles.role());
+        } finally {
+            roles.stopping();
+            fifo.close();
             roles.close();
             publisher.close(Duration.ofSeconds(15));
         }

@@ -46,13 +46,17 @@ import java.util.function.Function;
 public record AgentConfig(String nodeId, Role role, Properties kafka, String topicPrefix, int partitions,
                           short replicationFactor, int receiveBufferBytes, int queueCapacity, Duration refreshInterval,
                           Duration timeoutGrace, FlowFilter filter, boolean ignoreOwnAddresses, String syncInterface,
-                          List<InetAddress> vips, Vrrp vrrp) {
+                          List<InetAddress> vips, Vrrp vrrp, Keepalived keepalived) {
 
     /**
      * What a node does: the active publishes its table, a standby injects the active's; with
      * VRRP, the node is whichever its virtual router's state says (MASTER: active).
      */
-    public enum Role { ACTIVE, STANDBY, VRRP }
+    public enum Role { ACTIVE, STANDBY, VRRP, KEEPALIVED }
+
+    /** keepalived mode: the notify FIFO and the instance (or sync group) whose state the node follows. */
+    public record Keepalived(java.nio.file.Path fifo, String instance) {
+    }
 
     /**
      * The virtual router of a node with {@code role=vrrp}.
@@ -105,7 +109,9 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("vrrp.priority", "100", "with role=vrrp: this node's priority, 1-254 (the higher is master)"),
             new Key("vrrp.interval.centiseconds", "100", "with role=vrrp: the advertisement interval, 1-4095 centiseconds"),
             new Key("vrrp.preempt", "true", "with role=vrrp: whether a higher priority takes over from a running master"),
-            new Key("vrrp.vips", "", "with role=vrrp: ADDRESS/LEN[@INTERFACE],... the VIPs the master holds (IPv4)"));
+            new Key("vrrp.vips", "", "with role=vrrp: ADDRESS/LEN[@INTERFACE],... the VIPs the master holds (IPv4)"),
+            new Key("keepalived.fifo", "/run/zaro/keepalived.fifo", "with role=keepalived: keepalived's notify_fifo"),
+            new Key("keepalived.instance", "", "with role=keepalived: the vrrp_instance (or sync group) to follow"));
 
     /** A configuration key. */
     public record Key(String name, String defaultValue, String meaning) {
@@ -160,7 +166,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             case "active" -> Role.ACTIVE;
             case "standby" -> Role.STANDBY;
             case "vrrp" -> Role.VRRP;
-            default -> throw v.bad("role", "active, standby or vrrp");
+            case "keepalived" -> Role.KEEPALIVED;
+            default -> throw v.bad("role", "active, standby, vrrp or keepalived");
         };
         Properties kafka = new Properties();
         for (String name : p.stringPropertyNames()) {
@@ -228,9 +235,17 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
                 }
             });
         }
+        Keepalived keepalived = null;
+        if (role == Role.KEEPALIVED) {
+            String name = v.required("keepalived.instance");
+            if (!name.matches("[^\"\\s]{1,100}")) {
+                throw v.bad("keepalived.instance", "the name of a vrrp_instance, as in keepalived.conf");
+            }
+            keepalived = new Keepalived(java.nio.file.Path.of(v.get("keepalived.fifo")), name);
+        }
         return new AgentConfig(nodeId, role, kafka, prefix, partitions, replication, buffer, queue,
                 Duration.ofSeconds(refresh), Duration.ofSeconds(grace), filter, ignoreOwn, sync.isEmpty() ? null : sync, vips,
-                vrrp);
+                vrrp, keepalived);
     }
 
     private static Vrrp vrrp(Values v) {

@@ -114,7 +114,8 @@ public final class RoleController implements AutoCloseable {
             capture.start(state, parts.startupRead());
         }
         role = "active";
-        log.info("active: VIPs held, publishing ({} ms to take over)", (System.nanoTime() - started) / 1_000_000);
+        log.info(parts.vips().isEmpty() ? "active (keepalived holds the VIPs), publishing ({} ms to take over)"
+                : "active: VIPs held, publishing ({} ms to take over)", (System.nanoTime() - started) / 1_000_000);
     }
 
     private void becomeStandby() {
@@ -132,7 +133,7 @@ public final class RoleController implements AutoCloseable {
                 parts.timeoutGrace(), parts.counters(), Clock.systemUTC());
         injector.start(parts.startupRead());
         role = "standby";
-        log.info("standby: VIPs released, mirroring");
+        log.info(parts.vips().isEmpty() ? "standby, mirroring" : "standby: VIPs released, mirroring");
     }
 
     private void closeInjectorReader() {

@@ -212,7 +212,7 @@ class AgentConfigTest {
         Properties given = new Properties();
         given.setProperty("bootstrap.servers", "192.0.2.10:9092");
         AgentConfig c = new AgentConfig("fw1", Role.ACTIVE, given, "zaro", 6, (short) 1, 4096, 16,
-                Duration.ofSeconds(30), Duration.ofSeconds(90), FlowFilter.all(), true, null, List.of(), null);
+                Duration.ofSeconds(30), Duration.ofSeconds(90), FlowFilter.all(), true, null, List.of(), null, null);
         given.setProperty("acks", "0");
         c.kafka().setProperty("acks", "1");
         assertNull(c.kafka().getProperty("acks"));
@@ -287,7 +287,7 @@ class AgentConfigTest {
                 Arguments.of("kafka.bootstrap.servers=", "kafka.bootstrap.servers", "missing"),
                 // role
                 Arguments.of("role=master", "role", "'master'"),
-                Arguments.of("role=backup", "role", "active, standby or vrrp"),
+                Arguments.of("role=backup", "role", "active, standby, vrrp or keepalived"),
                 // node id
                 Arguments.of("node.id=fw 1", "node.id", "'fw 1'"),
                 Arguments.of("node.id=fw/1", "node.id", "'fw/1'"),
