@@ -36,7 +36,7 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FailoverKernelTest {
     private static final String BROKER = "10.99.0.10";
-    private static final int CONNECTIONS = 20;
+    private static final int CONNECTIONS = 100;
     private static final int UDP_FLOWS = 3;
 
     private Lab lab;
@@ -82,7 +82,7 @@ class FailoverKernelTest {
         }
         kafka.address("sync0", BROKER + "/24");
         broker = new BrokerFixture(kafka, BROKER);
-        server.spawn("socat", "TCP4-LISTEN:7000,fork,reuseaddr", "PIPE");
+        server.spawn("socat", "TCP4-LISTEN:7000,fork,reuseaddr,backlog=256", "PIPE");
         for (int i = 0; i < UDP_FLOWS; i++) {
             server.spawn("socat", "UDP4-LISTEN:" + (7100 + i) + ",reuseaddr,fork", "PIPE");
         }
@@ -113,7 +113,7 @@ class FailoverKernelTest {
     void stop() {
         agents.forEach(AgentProcess::close);
         agents.clear();
-        client.exec("sh", "-c", "pkill -f 'socat - TCP4:10.50.2.2:7000' || true");
+        client.exec("sh", "-c", "pkill -f 'io.zaro.tests.traffic.EchoClients' || true");
         client.exec("sh", "-c", "pkill -f 'socat - UDP4:10.50.2.2:71' || true");
     }
 
@@ -162,14 +162,20 @@ class FailoverKernelTest {
             Thread.sleep(100);
         }
         assertTrue(hasVip(fw1) && !hasVip(fw2), "fw1 is master before the failover");
-        for (int i = 0; i < CONNECTIONS + UDP_FLOWS; i++) {
-            // One line per echo received: the time it arrived, in nanoseconds.
-            String peer = i < CONNECTIONS ? "TCP4:10.50.2.2:7000" : "UDP4:10.50.2.2:" + (7100 + i - CONNECTIONS);
-            client.spawn("sh", "-c", "while :; do echo x; sleep 0.2; done | socat - " + peer
+        // One line per echo received, the time it arrived: files conn-0 .. conn-99 for TCP (one
+        // process holds all the connections), then one per UDP flow.
+        String java = ProcessHandle.current().info().command().orElse("java");
+        client.spawn(java, "-cp", Path.of("target/classes").toAbsolutePath().toString(),
+                "io.zaro.tests.traffic.EchoClients", "10.50.2.2", "7000", Integer.toString(CONNECTIONS), "200", dir.toString());
+        for (int i = CONNECTIONS; i < CONNECTIONS + UDP_FLOWS; i++) {
+            client.spawn("sh", "-c", "while :; do echo x; sleep 0.2; done | socat - UDP4:10.50.2.2:" + (7100 + i - CONNECTIONS)
                     + " | while read -r l; do date +%s%N; done > " + dir.resolve("conn-" + i));
         }
-        Thread.sleep(3_000);
+        long running = System.nanoTime() + Duration.ofSeconds(30).toNanos();
         for (int i = 0; i < CONNECTIONS + UDP_FLOWS; i++) {
+            while (lines(i) <= 5 && System.nanoTime() < running) {
+                Thread.sleep(100);
+            }
             assertTrue(lines(i) > 5, "flow " + i + " runs through fw1 before the failover");
         }
         int activations = a2.occurrences("active: VIPs held");
