@@ -129,7 +129,7 @@ public final class AgentCommand implements Callable<Integer> {
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters));
         VrrpInstance vrrp = new VrrpInstance(v.interfaceName(), new VirtualRouter.Settings(v.virtualRouterId(), v.priority(),
-                v.intervalCentis(), v.preempt(), primary), addresses, roles::onTransition);
+                v.intervalCentis(), v.preempt(), primary), addresses, v.trackedInterfaces(), roles::onTransition);
         try {
             vrrp.start();
             return watch(stopping, counters, () -> vrrp.failure() != null ? vrrp.failure() : roles.failure(),

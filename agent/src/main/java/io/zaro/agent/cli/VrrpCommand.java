@@ -42,6 +42,10 @@ public final class VrrpCommand implements Callable<Integer> {
     @Option(names = "--no-preempt", description = "Do not take over from a lower-priority master.")
     boolean noPreempt;
 
+    @Option(names = "--track", paramLabel = "IF",
+            description = "An interface that must be up (besides --interface); while one is down the router is in FAULT.")
+    List<String> track = new ArrayList<>();
+
     @Option(names = "--vip", required = true, paramLabel = "ADDRESS/LEN",
             description = "A virtual IPv4 address with its prefix length; repeat for more.")
     List<String> vips;
@@ -72,7 +76,7 @@ public final class VrrpCommand implements Callable<Integer> {
                 Thread.currentThread().interrupt();
             }
         }));
-        try (VrrpInstance instance = new VrrpInstance(interfaceName, settings, addresses, state -> changes.submit(() -> {
+        try (VrrpInstance instance = new VrrpInstance(interfaceName, settings, addresses, track, state -> changes.submit(() -> {
             if (state == VirtualRouter.State.MASTER) {
                 holder.add();
             } else {

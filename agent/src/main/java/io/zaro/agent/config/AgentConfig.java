@@ -64,9 +64,10 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
      * @param vips floating addresses with prefix length and interface, moved together
      */
     public record Vrrp(String interfaceName, int virtualRouterId, int priority, int intervalCentis, boolean preempt,
-                       List<Vip> vips) {
+                       List<Vip> vips, List<String> trackedInterfaces) {
         public Vrrp {
             vips = List.copyOf(vips);
+            trackedInterfaces = List.copyOf(trackedInterfaces);
         }
     }
 
@@ -110,6 +111,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("vrrp.interval.centiseconds", "100", "with role=vrrp: the advertisement interval, 1-4095 centiseconds"),
             new Key("vrrp.preempt", "true", "with role=vrrp: whether a higher priority takes over from a running master"),
             new Key("vrrp.vips", "", "with role=vrrp: ADDRESS/LEN[@INTERFACE],... the VIPs the master holds (IPv4)"),
+            new Key("vrrp.track.interfaces", "", "with role=vrrp: interfaces that must be up (besides vrrp.interface); "
+                    + "while one is down the node is in FAULT and yields the VIPs"),
             new Key("keepalived.fifo", "/run/zaro/keepalived.fifo", "with role=keepalived: keepalived's notify_fifo"),
             new Key("keepalived.instance", "", "with role=keepalived: the vrrp_instance (or sync group) to follow"));
 
@@ -280,7 +283,13 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             }
             return new Vip(a, len, dev);
         }, "IPv4 addresses with prefix length and optional interface, such as 192.0.2.1/24@eth1");
-        return new Vrrp(ifname, vrid, priority, interval, preempt, vips);
+        List<String> tracked = v.list("vrrp.track.interfaces", name -> {
+            if (!name.matches("[A-Za-z0-9._@-]{1,15}")) {
+                throw new IllegalArgumentException();
+            }
+            return name;
+        }, "interface names such as eth1");
+        return new Vrrp(ifname, vrid, priority, interval, preempt, vips, tracked);
     }
 
     private static InetAddress literalAddress(String s) {

@@ -14,8 +14,11 @@ import java.util.Objects;
 public final class VirtualRouter {
     private static final long NANOS_PER_CENTI = 10_000_000L;
 
-    /** Section 6.4: Initialize, Backup and Master. */
-    public enum State { INITIALIZE, BACKUP, MASTER }
+    /**
+     * Section 6.4: Initialize, Backup and Master; and Fault (as keepalived has it): a tracked
+     * interface is down, so the router takes no part until it recovers.
+     */
+    public enum State { INITIALIZE, BACKUP, MASTER, FAULT }
 
     /** What the state machine asks of its surroundings; called on the driving thread. */
     public interface Actions {
@@ -111,6 +114,31 @@ public final class VirtualRouter {
         }
     }
 
+    /**
+     * Something this router depends on failed (a tracked interface went down): a master steps
+     * down as on shutdown (priority 0, so the backup takes over at once); then the router stays
+     * out, ignoring advertisements, until {@link #recover}.
+     */
+    public void fault(long now) {
+        if (state == State.FAULT) {
+            return;
+        }
+        if (state == State.MASTER) {
+            actions.sendAdvertisement(0);
+            actions.becameBackup();
+        }
+        state = State.FAULT;
+    }
+
+    /** What failed works again: the router starts up afresh (section 6.4.1). */
+    public void recover(long now) {
+        if (state != State.FAULT) {
+            return;
+        }
+        state = State.INITIALIZE;
+        startup(now);
+    }
+
     /** Fires the timers that are due at {@code now}. */
     public void tick(long now) {
         if (state == State.BACKUP && now - masterDownDeadline >= 0) {
@@ -128,7 +156,7 @@ public final class VirtualRouter {
         return switch (state) {
             case BACKUP -> masterDownDeadline;
             case MASTER -> adverDeadline;
-            case INITIALIZE -> Long.MAX_VALUE;
+            case INITIALIZE, FAULT -> Long.MAX_VALUE;
         };
     }
 
@@ -163,8 +191,8 @@ public final class VirtualRouter {
                 }
                 // else: discard.
             }
-            case INITIALIZE -> {
-                // Not running: nothing to do.
+            case INITIALIZE, FAULT -> {
+                // Not running, or out of service: nothing to do.
             }
         }
     }

@@ -30,6 +30,7 @@ public final class VrrpInstance implements AutoCloseable {
     private final RawIpv4Socket socket;
     private final VirtualRouter router;
     private final Thread thread;
+    private final List<String> tracked;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean running;
     private long discarded;
@@ -39,6 +40,19 @@ public final class VrrpInstance implements AutoCloseable {
      */
     public VrrpInstance(String interfaceName, VirtualRouter.Settings settings, List<InetAddress> vips,
                         Consumer<VirtualRouter.State> onTransition) {
+        this(interfaceName, settings, vips, List.of(), onTransition);
+    }
+
+    /**
+     * @param tracked interfaces that must be up (besides {@code interfaceName}); while one is
+     *     down the router is in FAULT
+     */
+    public VrrpInstance(String interfaceName, VirtualRouter.Settings settings, List<InetAddress> vips, List<String> tracked,
+                        Consumer<VirtualRouter.State> onTransition) {
+        java.util.LinkedHashSet<String> all = new java.util.LinkedHashSet<>();
+        all.add(interfaceName);
+        all.addAll(tracked);
+        this.tracked = List.copyOf(all);
         if (!(settings.primaryAddress() instanceof Inet4Address primary)) {
             throw new IllegalArgumentException("this VRRP instance speaks IPv4; the primary address must be IPv4");
         }
@@ -86,10 +100,19 @@ public final class VrrpInstance implements AutoCloseable {
 
     private void run() {
         try {
-            router.startup(System.nanoTime());
+            String down = firstDown();
+            if (down == null) {
+                router.startup(System.nanoTime());
+            } else {
+                log.warn("VRRP {}: {} is down: FAULT", settings.virtualRouterId(), down);
+                router.startup(System.nanoTime());
+                router.fault(System.nanoTime());
+            }
             while (running) {
+                track();
                 long now = System.nanoTime();
-                long wait = Math.max(1_000_000L, Math.min(router.nextDeadline() - now, 1_000_000_000L));
+                // Wake at least every 100 ms to watch the tracked interfaces.
+                long wait = Math.max(1_000_000L, Math.min(router.nextDeadline() - now, 100_000_000L));
                 Optional<Ipv4Datagram> d = socket.receive(Duration.ofNanos(wait));
                 now = System.nanoTime();
                 if (d.isPresent() && running) {
@@ -103,6 +126,34 @@ public final class VrrpInstance implements AutoCloseable {
                 log.error("VRRP {} on {} stopped", settings.virtualRouterId(), interfaceName, e);
             }
         }
+    }
+
+    /** Not in RFC 5798, but as keepalived's track_interface: FAULT while a tracked interface is down. */
+    private void track() {
+        String down = firstDown();
+        if (down != null && router.state() != VirtualRouter.State.FAULT) {
+            log.warn("VRRP {}: {} is down: FAULT", settings.virtualRouterId(), down);
+            router.fault(System.nanoTime());
+        } else if (down == null && router.state() == VirtualRouter.State.FAULT) {
+            log.info("VRRP {}: tracked interfaces up again", settings.virtualRouterId());
+            router.recover(System.nanoTime());
+        }
+    }
+
+    /** The first tracked interface that is not up ({@code /sys/class/net/IF/operstate}), or null. */
+    private String firstDown() {
+        for (String ifname : tracked) {
+            try {
+                String state = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/sys/class/net", ifname, "operstate"))
+                        .get(0).strip();
+                if (!state.equals("up") && !state.equals("unknown")) {
+                    return ifname;
+                }
+            } catch (java.io.IOException | IndexOutOfBoundsException e) {
+                return ifname;
+            }
+        }
+        return null;
     }
 
     private void accept(Ipv4Datagram d, long now) {

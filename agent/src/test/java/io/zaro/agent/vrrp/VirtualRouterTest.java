@@ -157,6 +157,26 @@ class VirtualRouterTest {
     }
 
     @Test
+    void aFaultedMasterStepsDownAtOnceAndRecoversThroughStartup() {
+        VirtualRouter r = router(100, 100, true, LOW);
+        r.startup(0);
+        r.tick(3_610 * MS);
+        assertEquals(State.MASTER, r.state());
+        log.clear();
+        r.fault(4_000 * MS);
+        assertEquals(State.FAULT, r.state());
+        assertEquals(List.of("advert 0", "backup"), log, "priority 0, then release the VIPs");
+        r.receive(adv(50, 100), HIGH, 5_000 * MS);
+        r.tick(60_000 * MS);
+        assertEquals(State.FAULT, r.state(), "no part in elections while faulted");
+        assertEquals(Long.MAX_VALUE, r.nextDeadline());
+        r.recover(61_000 * MS);
+        assertEquals(State.BACKUP, r.state(), "section 6.4.1 again");
+        r.tick(61_000 * MS + 3_610 * MS);
+        assertEquals(State.MASTER, r.state());
+    }
+
+    @Test
     void advertisementsOfAnotherVirtualRouterAreIgnored() {
         VirtualRouter r = router(100, 100, true, LOW);
         r.startup(0);
