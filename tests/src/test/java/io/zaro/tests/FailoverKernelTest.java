@@ -8,6 +8,7 @@ import io.zaro.tests.netns.BrokerFixture;
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
+import io.zaro.tests.netns.ZaroCli;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -119,14 +120,27 @@ class FailoverKernelTest {
 
     @Test
     void withMirroringEveryConnectionSurvivesTheActivesDeath() throws Exception {
-        long[] progress = failover("mirrored", "mirrored");
+        long[] progress = failover("mirrored", "mirrored", false);
         for (int i = 0; i < CONNECTIONS; i++) {
             assertTrue(progress[i] >= 10, "connection " + i + " went on through fw2: " + progress[i] + " echoes after the takeover");
         }
         for (int i = CONNECTIONS; i < CONNECTIONS + UDP_FLOWS; i++) {
             assertTrue(progress[i] >= 10, "UDP flow " + (i - CONNECTIONS) + " went on through fw2: " + progress[i] + " echoes");
         }
-        // Reported, not asserted: each connection's longest gap between two echoes, the failover's stall.
+        report("failover");
+    }
+
+    @Test
+    void aPlannedHandoverMovesEveryConnection() throws Exception {
+        long[] progress = failover("handover", "handover", true);
+        for (int i = 0; i < CONNECTIONS + UDP_FLOWS; i++) {
+            assertTrue(progress[i] >= 10, "flow " + i + " went on through fw2: " + progress[i] + " echoes after the handover");
+        }
+        report("handover");
+    }
+
+    /** Prints, not asserts, each flow's longest gap between two echoes: the stall at the switch. */
+    private void report(String what) throws IOException {
         List<Long> stalls = new ArrayList<>();
         for (int i = 0; i < CONNECTIONS + UDP_FLOWS; i++) {
             List<Long> times = Files.readAllLines(dir.resolve("conn-" + i)).stream().map(Long::parseLong).toList();
@@ -137,21 +151,24 @@ class FailoverKernelTest {
             stalls.add(worst / 1_000_000);
         }
         stalls.sort(null);
-        System.out.println("failover: longest stall per connection, ms: min " + stalls.get(0) + ", median "
+        System.out.println(what + ": longest stall per connection, ms: min " + stalls.get(0) + ", median "
                 + stalls.get(stalls.size() / 2) + ", max " + stalls.get(stalls.size() - 1) + " (" + CONNECTIONS
                 + " TCP connections and " + UDP_FLOWS + " UDP flows, advertisements every 0.2 s)");
     }
 
     @Test
     void withoutMirroringTheConnectionsDie() throws Exception {
-        long[] progress = failover("control1", "control2"); // fw2 follows topics fw1 never writes
+        long[] progress = failover("control1", "control2", false); // fw2 follows topics fw1 never writes
         for (int i = 0; i < CONNECTIONS; i++) {
             assertEquals(0, progress[i], "connection " + i + " cannot pass fw2 without its conntrack entry");
         }
     }
 
-    /** Runs the connections, kills fw1, and returns each connection's echoes from 3 s to 10 s after. */
-    private long[] failover(String fw1Topics, String fw2Topics) throws Exception {
+    /**
+     * Runs the connections, then kills fw1 (or asks it to hand over), and returns each flow's
+     * echoes from 3 s to 10 s after.
+     */
+    private long[] failover(String fw1Topics, String fw2Topics, boolean handover) throws Exception {
         AgentProcess a1 = agent(fw1, "fw1", 150, fw1Topics);
         AgentProcess a2 = agent(fw2, "fw2", 100, fw2Topics);
         a1.awaitLog("active: VIPs held", Duration.ofSeconds(60));
@@ -179,9 +196,15 @@ class FailoverKernelTest {
             assertTrue(lines(i) > 5, "flow " + i + " runs through fw1 before the failover");
         }
         int activations = a2.occurrences("active: VIPs held");
-        a1.kill();
-        fw1.execOk("ip", "link", "set", "eth0", "down");
-        fw1.execOk("ip", "link", "set", "eth1", "down");
+        if (handover) {
+            String answer = fw1.execOk(ZaroCli.command("handover", "--socket", dir.resolve("fw1.sock").toString())
+                    .toArray(String[]::new)).stdout();
+            assertTrue(answer.contains("handed over"), answer);
+        } else {
+            a1.kill();
+            fw1.execOk("ip", "link", "set", "eth0", "down");
+            fw1.execOk("ip", "link", "set", "eth1", "down");
+        }
         a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
         Thread.sleep(3_000);
         long[] before = new long[CONNECTIONS + UDP_FLOWS];
@@ -218,7 +241,8 @@ class FailoverKernelTest {
                 vrrp.priority=%d
                 vrrp.interval.centiseconds=20
                 vrrp.vips=10.50.1.254/24@eth0,10.50.2.254/24@eth1
-                """.formatted(node, BROKER, topics, priority));
+                control.socket=%s
+                """.formatted(node, BROKER, topics, priority, dir.resolve(node + ".sock")));
         agents.add(a);
         return a;
     }

@@ -1,6 +1,7 @@
 package io.zaro.agent.cli;
 
 import io.zaro.agent.config.AgentConfig;
+import io.zaro.agent.failover.ControlSocket;
 import io.zaro.agent.failover.KeepalivedFifo;
 import io.zaro.agent.failover.RoleController;
 import io.zaro.agent.mirror.Capture;
@@ -130,15 +131,43 @@ public final class AgentCommand implements Callable<Integer> {
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters));
         VrrpInstance vrrp = new VrrpInstance(v.interfaceName(), new VirtualRouter.Settings(v.virtualRouterId(), v.priority(),
                 v.intervalCentis(), v.preempt(), primary), addresses, v.trackedInterfaces(), roles::onTransition);
+        ControlSocket control = null;
         try {
             vrrp.start();
+            control = new ControlSocket(cfg.controlSocket(), request -> handover(request, roles, vrrp));
             return watch(stopping, counters, () -> vrrp.failure() != null ? vrrp.failure() : roles.failure(),
                     () -> "role=" + roles.role());
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot open the control socket " + cfg.controlSocket() + ": " + e.getMessage()
+                    + ": set control.socket to a path the agent may create", e);
         } finally {
+            if (control != null) {
+                control.close();
+            }
             roles.stopping();
             vrrp.close(); // a master advertises priority 0: the peer takes over within its skew time
             roles.close();
             publisher.close(Duration.ofSeconds(15));
+        }
+    }
+
+    /** {@code zaro handover}: publish everything, then hand the VIPs over with a priority-0 advertisement. */
+    private static String handover(String request, RoleController roles, VrrpInstance vrrp) {
+        if (!request.equals("handover")) {
+            return "error: unknown request '" + request + "': the agent knows 'handover'";
+        }
+        try {
+            if (!roles.drain(Duration.ofSeconds(10))) {
+                return "error: this node is not the master: there is nothing to hand over";
+            }
+            if (!vrrp.handover().get(10, TimeUnit.SECONDS)) {
+                return "error: this node stopped being master meanwhile";
+            }
+            log.info("handover: everything published; advertised priority 0, VIPs released");
+            return "handed over: everything published, priority 0 advertised, VIPs released; this node stays backup for "
+                    + VrrpInstance.HANDOVER_HOLDOFF.toMinutes() + " minutes";
+        } catch (Exception e) {
+            return "error: " + e.getMessage();
         }
     }
 

@@ -46,7 +46,7 @@ import java.util.function.Function;
 public record AgentConfig(String nodeId, Role role, Properties kafka, String topicPrefix, int partitions,
                           short replicationFactor, int receiveBufferBytes, int queueCapacity, Duration refreshInterval,
                           Duration timeoutGrace, FlowFilter filter, boolean ignoreOwnAddresses, String syncInterface,
-                          List<InetAddress> vips, Vrrp vrrp, Keepalived keepalived) {
+                          List<InetAddress> vips, Vrrp vrrp, Keepalived keepalived, java.nio.file.Path controlSocket) {
 
     /**
      * What a node does: the active publishes its table, a standby injects the active's; with
@@ -114,6 +114,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("vrrp.track.interfaces", "", "with role=vrrp: interfaces that must be up (besides vrrp.interface); "
                     + "while one is down the node is in FAULT and yields the VIPs"),
             new Key("keepalived.fifo", "/run/zaro/keepalived.fifo", "with role=keepalived: keepalived's notify_fifo"),
+            new Key("control.socket", "/run/zaro/control.sock", "the agent's control socket (zaro handover talks to it)"),
             new Key("keepalived.instance", "", "with role=keepalived: the vrrp_instance (or sync group) to follow"));
 
     /** A configuration key. */
@@ -248,7 +249,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         }
         return new AgentConfig(nodeId, role, kafka, prefix, partitions, replication, buffer, queue,
                 Duration.ofSeconds(refresh), Duration.ofSeconds(grace), filter, ignoreOwn, sync.isEmpty() ? null : sync, vips,
-                vrrp, keepalived);
+                vrrp, keepalived, java.nio.file.Path.of(v.get("control.socket")));
     }
 
     private static Vrrp vrrp(Values v) {

@@ -83,6 +83,25 @@ public final class RoleController implements AutoCloseable {
         });
     }
 
+    /**
+     * Before a planned handover: everything captured so far is published and acknowledged, so
+     * the standby can have all of it before it takes over. Waits at most {@code timeout}.
+     *
+     * @return false when this node is not active
+     */
+    public boolean drain(Duration timeout) throws Exception {
+        return worker.submit(() -> {
+            if (capture == null) {
+                return false;
+            }
+            if (!capture.awaitQueueEmpty(timeout)) {
+                log.warn("handover: {} events still queued after {} s", capture.queueDepth(), timeout.toSeconds());
+            }
+            parts.publisher().flush();
+            return true;
+        }).get(timeout.toMillis() + 30_000, TimeUnit.MILLISECONDS);
+    }
+
     public String role() {
         return role;
     }

@@ -160,6 +160,23 @@ public final class Capture implements AutoCloseable {
         return failure.get();
     }
 
+    /**
+     * Waits until the events queued so far are handed to the producer (at most {@code timeout});
+     * the caller then flushes the producer. The drain before a planned handover.
+     *
+     * @return whether the queue emptied in time
+     */
+    public boolean awaitQueueEmpty(Duration timeout) throws InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (!queue.isEmpty()) {
+            if (System.nanoTime() - end > 0) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
     /** Events waiting for the publisher thread. */
     public int queueDepth() {
         return queue.size();

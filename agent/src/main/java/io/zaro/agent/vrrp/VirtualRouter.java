@@ -64,6 +64,8 @@ public final class VirtualRouter {
     private long masterDownDeadline;
     /** Master: when the next advertisement is due. */
     private long adverDeadline;
+    /** After a handover, until when this router does not preempt (nanoTime); 0 when it does as configured. */
+    private long noPreemptUntil;
 
     public VirtualRouter(Settings settings, Actions actions) {
         this.settings = settings;
@@ -139,6 +141,28 @@ public final class VirtualRouter {
         startup(now);
     }
 
+    /**
+     * A planned handover: a master steps down as on shutdown (priority 0, so the backup takes
+     * over within its skew time) and stays backup, not preempting the new master for
+     * {@code holdoffNanos} even with a higher priority.
+     *
+     * @return whether this router was master
+     */
+    public boolean resign(long now, long holdoffNanos) {
+        if (state != State.MASTER) {
+            return false;
+        }
+        actions.sendAdvertisement(0);
+        noPreemptUntil = now + holdoffNanos;
+        masterAdvertIntervalCentis = settings.advertIntervalCentis();
+        becomeBackup(now);
+        return true;
+    }
+
+    private boolean preempting(long now) {
+        return settings.preempt() && (noPreemptUntil == 0 || now - noPreemptUntil >= 0);
+    }
+
     /** Fires the timers that are due at {@code now}. */
     public void tick(long now) {
         if (state == State.BACKUP && now - masterDownDeadline >= 0) {
@@ -173,7 +197,7 @@ public final class VirtualRouter {
                 // Section 6.4.2.
                 if (adv.priority() == 0) {
                     masterDownDeadline = now + skewTimeNanos();
-                } else if (!settings.preempt() || adv.priority() >= settings.priority()) {
+                } else if (!preempting(now) || adv.priority() >= settings.priority()) {
                     masterAdvertIntervalCentis = adv.maxAdvertIntervalCentis();
                     masterDownDeadline = now + masterDownIntervalNanos();
                 }

@@ -34,6 +34,9 @@ public final class VrrpInstance implements AutoCloseable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean running;
     private long discarded;
+    /** A handover asked for by another thread, answered by the VRRP thread (which owns the router). */
+    private final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CompletableFuture<Boolean>> handover =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     /**
      * @param onTransition called on the instance's thread after each change of state, with the new state
@@ -85,6 +88,19 @@ public final class VrrpInstance implements AutoCloseable {
         this.thread.setDaemon(true);
     }
 
+    /** How long a node that handed over leaves the new master alone, whatever the priorities. */
+    public static final Duration HANDOVER_HOLDOFF = Duration.ofMinutes(10);
+
+    /**
+     * Asks the router to hand over (see {@link VirtualRouter#resign}); completes with whether it
+     * was master.
+     */
+    public java.util.concurrent.CompletableFuture<Boolean> handover() {
+        java.util.concurrent.CompletableFuture<Boolean> f = new java.util.concurrent.CompletableFuture<>();
+        handover.set(f);
+        return f;
+    }
+
     public void start() {
         running = true;
         thread.start();
@@ -109,6 +125,10 @@ public final class VrrpInstance implements AutoCloseable {
                 router.fault(System.nanoTime());
             }
             while (running) {
+                java.util.concurrent.CompletableFuture<Boolean> asked = handover.getAndSet(null);
+                if (asked != null) {
+                    asked.complete(router.resign(System.nanoTime(), HANDOVER_HOLDOFF.toNanos()));
+                }
                 track();
                 long now = System.nanoTime();
                 // Wake at least every 100 ms to watch the tracked interfaces.

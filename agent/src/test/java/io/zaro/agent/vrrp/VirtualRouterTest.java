@@ -177,6 +177,35 @@ class VirtualRouterTest {
     }
 
     @Test
+    void aResigningMasterHandsOverAndDoesNotPreemptDuringTheHoldoff() {
+        VirtualRouter r = router(150, 100, true, LOW);
+        r.startup(0);
+        r.tick(4_000 * MS);
+        assertEquals(State.MASTER, r.state());
+        log.clear();
+        assertEquals(true, r.resign(5_000 * MS, 60_000 * MS));
+        assertEquals(List.of("advert 0", "backup"), log);
+        for (long t = 5_100; t <= 30_000; t += 1_000) {
+            r.receive(adv(100, 100), HIGH, t * MS); // the new, lower-priority master
+            r.tick(t * MS);
+        }
+        assertEquals(State.BACKUP, r.state(), "no preemption during the hold-off");
+        r.receive(adv(100, 100), HIGH, 70_000 * MS);
+        r.tick(70_000 * MS + 3_500 * MS);
+        assertEquals(State.MASTER, r.state(), "after it, preemption as configured");
+    }
+
+    @Test
+    void onlyAMasterCanResign() {
+        VirtualRouter r = router(100, 100, true, LOW);
+        r.startup(0);
+        log.clear();
+        assertEquals(false, r.resign(1_000 * MS, 60_000 * MS));
+        assertEquals(List.of(), log);
+        assertEquals(State.BACKUP, r.state());
+    }
+
+    @Test
     void advertisementsOfAnotherVirtualRouterAreIgnored() {
         VirtualRouter r = router(100, 100, true, LOW);
         r.startup(0);
