@@ -48,7 +48,11 @@ public final class RecordPublisher implements AutoCloseable {
 
     /** Sends the record; the future completes when both topics acknowledged it, or fails. */
     public CompletableFuture<Void> publish(FlowRecord record) {
-        byte[] key = FlowRecordCodec.encodeKey(record.entry());
+        return publish(record, FlowRecordCodec.encodeKey(record.entry()));
+    }
+
+    /** As {@link #publish(FlowRecord)}, with the record's key already encoded by the caller. */
+    public CompletableFuture<Void> publish(FlowRecord record, byte[] key) {
         byte[] value = FlowRecordCodec.encode(record);
         CompletableFuture<Void> event = send(new ProducerRecord<>(topics.events(), key, value));
         CompletableFuture<Void> state = send(new ProducerRecord<>(topics.state(), key,
@@ -61,7 +65,12 @@ public final class RecordPublisher implements AutoCloseable {
      * log does not need.
      */
     public CompletableFuture<Void> publishState(FlowRecord record) {
-        return send(new ProducerRecord<>(topics.state(), FlowRecordCodec.encodeKey(record.entry()),
+        return publishState(record, FlowRecordCodec.encodeKey(record.entry()));
+    }
+
+    /** As {@link #publishState(FlowRecord)}, with the record's key already encoded by the caller. */
+    public CompletableFuture<Void> publishState(FlowRecord record, byte[] key) {
+        return send(new ProducerRecord<>(topics.state(), key,
                 record.type() == ConntrackEvent.Type.DESTROY ? null : FlowRecordCodec.encode(record)));
     }
 

@@ -97,8 +97,7 @@ public final class AgentCommand implements Callable<Integer> {
     private int runActive(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,
                           CountDownLatch stopping) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
-        Capture.Settings settings = new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(),
-                cfg.queueCapacity(), cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
+        Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
         Capture capture = new Capture(table, publisher, settings, counters, Clock.systemUTC());
         try {
@@ -124,8 +123,7 @@ public final class AgentCommand implements Callable<Integer> {
                         java.util.LinkedHashMap::new, java.util.stream.Collectors.mapping(AgentConfig.Vip::cidr,
                                 java.util.stream.Collectors.toList())))
                 .forEach((dev, cidrs) -> vips.add(new Vips(dev, cidrs)));
-        Capture.Settings settings = new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(),
-                cfg.queueCapacity(), cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
+        Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters));
@@ -175,8 +173,7 @@ public final class AgentCommand implements Callable<Integer> {
     private int runKeepalived(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table,
                               MirrorCounters counters, CountDownLatch stopping) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
-        Capture.Settings settings = new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(),
-                cfg.queueCapacity(), cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
+        Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters));
@@ -202,6 +199,12 @@ public final class AgentCommand implements Callable<Integer> {
             injector.start(STARTUP_READ_TIMEOUT);
             return watch(stopping, counters, injector::failure, () -> "");
         }
+    }
+
+    /** The capture of this node: its events, less those its own socket (the injector's) caused. */
+    private static Capture.Settings captureSettings(AgentConfig cfg, FlowFilter filter, ConntrackTable table) {
+        return new Capture.Settings(cfg.nodeId(), filter, cfg.receiveBufferBytes(), cfg.queueCapacity(),
+                cfg.refreshInterval(), cfg.timeoutGrace(), Set.of(table.portId()));
     }
 
     /** Logs the counters until asked to stop (0) or until the pipeline fails (1). */

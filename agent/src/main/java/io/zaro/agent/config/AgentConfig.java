@@ -226,10 +226,10 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             default -> throw v.bad("filter.ignore.own.addresses", "true or false");
         };
         String sync = v.get("filter.sync.interface");
-        if (!sync.isEmpty() && !sync.matches("[A-Za-z0-9._@-]{1,15}")) {
+        if (!sync.isEmpty() && !isInterfaceName(sync)) {
             throw v.bad("filter.sync.interface", "an interface name such as eth2");
         }
-        List<InetAddress> vips = new java.util.ArrayList<>(v.list("vips", AgentConfig::literalAddress, "IP addresses such as 192.0.2.1"));
+        List<InetAddress> vips = new java.util.ArrayList<>(v.list("vips", Cidr::literalAddress, "IP addresses such as 192.0.2.1"));
         Vrrp vrrp = null;
         if (role == Role.VRRP) {
             vrrp = vrrp(v);
@@ -254,7 +254,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
 
     private static Vrrp vrrp(Values v) {
         String ifname = v.required("vrrp.interface");
-        if (!ifname.matches("[A-Za-z0-9._@-]{1,15}")) {
+        if (!isInterfaceName(ifname)) {
             throw v.bad("vrrp.interface", "an interface name such as eth0");
         }
         v.required("vrrp.vrid");
@@ -270,7 +270,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         List<Vip> vips = v.list("vrrp.vips", item -> {
             String[] at = item.split("@", 2);
             String[] slash = at[0].split("/", 2);
-            InetAddress a = literalAddress(slash[0]);
+            InetAddress a = Cidr.literalAddress(slash[0]);
             if (!(a instanceof java.net.Inet4Address) || slash.length != 2) {
                 throw new IllegalArgumentException();
             }
@@ -279,13 +279,13 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
                 throw new IllegalArgumentException();
             }
             String dev = at.length == 2 ? at[1] : ifname;
-            if (!dev.matches("[A-Za-z0-9._@-]{1,15}")) {
+            if (!isInterfaceName(dev)) {
                 throw new IllegalArgumentException();
             }
             return new Vip(a, len, dev);
         }, "IPv4 addresses with prefix length and optional interface, such as 192.0.2.1/24@eth1");
         List<String> tracked = v.list("vrrp.track.interfaces", name -> {
-            if (!name.matches("[A-Za-z0-9._@-]{1,15}")) {
+            if (!isInterfaceName(name)) {
                 throw new IllegalArgumentException();
             }
             return name;
@@ -293,8 +293,9 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         return new Vrrp(ifname, vrid, priority, interval, preempt, vips, tracked);
     }
 
-    private static InetAddress literalAddress(String s) {
-        return Cidr.literalAddress(s);
+    /** A Linux interface name (IFNAMSIZ: at most 15 characters), as the keys accept it. */
+    private static boolean isInterfaceName(String name) {
+        return name.matches("[A-Za-z0-9._@-]{1,15}");
     }
 
     /** Values with their defaults applied, and errors that name the key. */

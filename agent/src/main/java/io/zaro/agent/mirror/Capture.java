@@ -278,19 +278,18 @@ public final class Capture implements AutoCloseable {
                 return; // gone already: its DESTROY follows
             }
             entry = current.get();
-            if (!settings.filter().accepts(entry)) {
-                counters.filtered.incrementAndGet();
-                ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
-                if (!ledger.containsKey(key)) {
-                    return;
-                }
-                // It was mirrored and has left the filter (a TCP state, a mark): the standby drops it.
-                type = ConntrackEvent.Type.DESTROY;
-            }
         }
-        FlowRecord record = new FlowRecord(type, settings.nodeId(), sequence++, clock.instant(), entry);
-        send(record, true);
         ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
+        if (incomplete(event) && !settings.filter().accepts(entry)) {
+            counters.filtered.incrementAndGet();
+            if (!ledger.containsKey(key)) {
+                return;
+            }
+            // It was mirrored and has left the filter (a TCP state, a mark): the standby drops it.
+            type = ConntrackEvent.Type.DESTROY;
+        }
+        FlowRecord record = record(type, entry);
+        send(record, key, true);
         if (type == ConntrackEvent.Type.DESTROY) {
             ledger.remove(key);
         } else {
@@ -315,15 +314,22 @@ public final class Capture implements AutoCloseable {
         return timeout == null ? Long.MAX_VALUE : r.timestamp().getEpochSecond() + timeout;
     }
 
-    private void send(FlowRecord record, boolean audit) {
-        CompletableFuture<Void> done = audit ? publisher.publish(record) : publisher.publishState(record);
+    /** The next record of this node's sequence. */
+    private FlowRecord record(ConntrackEvent.Type type, ConntrackEntry entry) {
+        return new FlowRecord(type, settings.nodeId(), sequence++, clock.instant(), entry);
+    }
+
+    /** Hands the record, under its encoded {@code key}, to the producer: both topics, or ({@code audit} false) the state topic. */
+    private void send(FlowRecord record, ByteBuffer key, boolean audit) {
+        byte[] k = key.array();
+        CompletableFuture<Void> done = audit ? publisher.publish(record, k) : publisher.publishState(record, k);
         done.whenComplete((ok, error) -> {
             if (error == null) {
                 counters.published.incrementAndGet();
             } else {
                 counters.publishFailed.incrementAndGet();
                 if (record.type() == ConntrackEvent.Type.DESTROY) {
-                    failedTombstones.add(ByteBuffer.wrap(FlowRecordCodec.encodeKey(record.entry())));
+                    failedTombstones.add(key);
                 }
                 if (!resyncWanted.getAndSet(true)) {
                     log.warn("Kafka did not take a record ({}); the table will be resynchronised", error.getMessage());
@@ -345,9 +351,9 @@ public final class Capture implements AutoCloseable {
             if (!settings.filter().accepts(entry)) {
                 return;
             }
-            FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
-            send(record, true);
+            FlowRecord record = record(ConntrackEvent.Type.UPDATE, entry);
             ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
+            send(record, key, true);
             present.add(key);
             ledger.put(key, expiry(record));
             flows[0]++;
@@ -417,8 +423,7 @@ public final class Capture implements AutoCloseable {
         long expiry = now + entry.timeout();
         // A flow without a ledger entry has its NEW event still queued: that publishes it.
         if (told != null && told < horizon && expiry > told) {
-            FlowRecord record = new FlowRecord(ConntrackEvent.Type.UPDATE, settings.nodeId(), sequence++, clock.instant(), entry);
-            send(record, false);
+            send(record(ConntrackEvent.Type.UPDATE, entry), key, false);
             ledger.put(key, expiry);
             refreshed[0]++;
         }
@@ -440,8 +445,7 @@ public final class Capture implements AutoCloseable {
             tombstones++;
             try {
                 FlowId id = FlowRecordCodec.decodeKey(key.array());
-                send(new FlowRecord(ConntrackEvent.Type.DESTROY, settings.nodeId(), sequence++, clock.instant(),
-                        id.bareEntry()), true);
+                send(record(ConntrackEvent.Type.DESTROY, id.bareEntry()), key, true);
             } catch (MalformedRecordException e) {
                 log.warn("state topic holds a key that is not a zaro key; it is left alone: {}", e.getMessage());
             }
