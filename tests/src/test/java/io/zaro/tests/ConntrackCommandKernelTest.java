@@ -11,6 +11,7 @@ import io.zaro.tests.netns.Cmd;
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
+import io.zaro.tests.netns.ZaroCli;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -24,7 +25,7 @@ import org.junit.jupiter.api.Test;
 /** {@code zaro conntrack list|watch} against a namespace, and the one-sentence errors a user gets. */
 @KernelTest
 class ConntrackCommandKernelTest {
-    private static final Path JAR = Path.of("../agent/target/zaro.jar").toAbsolutePath().normalize();
+    private static final Path JAR = ZaroCli.JAR;
     private Lab lab;
     private Host host;
 

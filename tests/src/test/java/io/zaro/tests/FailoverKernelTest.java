@@ -220,7 +220,7 @@ class FailoverKernelTest {
     }
 
     private static boolean hasVip(Host h) {
-        return h.execOk("ip", "-br", "address", "show", "dev", "eth0").stdout().contains("10.50.1.254/");
+        return h.hasAddress("eth0", "10.50.1.254");
     }
 
     private long lines(int connection) throws IOException {

@@ -89,7 +89,7 @@ class KeepalivedModeKernelTest {
             a2.awaitLog("active (keepalived holds the VIPs)", Duration.ofSeconds(30));
             assertTrue(a2.log().contains("keepalived: INSTANCE \"VI_1\" MASTER"), a2.log());
             assertEquals(200, count(t2), "the mirrored flows are fw2's now");
-            assertTrue(fw2.execOk("ip", "-br", "address", "show", "dev", "eth0").stdout().contains("10.60.1.254/"),
+            assertTrue(fw2.hasAddress("eth0", "10.60.1.254"),
                     "keepalived holds the VIP");
         }
     }

@@ -149,7 +149,7 @@ class RoleSwitchKernelTest {
     }
 
     private static boolean hasVip(Host h) {
-        return h.execOk("ip", "-br", "address", "show", "dev", "eth0").stdout().contains(VIP + "/");
+        return h.hasAddress("eth0", VIP);
     }
 
     private static Set<String> mirrorable(ConntrackTable t) {

@@ -111,7 +111,7 @@ class VrrpKeepalivedKernelTest {
     }
 
     private static boolean hasVip(Host h) {
-        return h.execOk("ip", "-br", "address", "show", "dev", "eth0").stdout().contains(VIP + "/");
+        return h.hasAddress("eth0", VIP);
     }
 
     private static void awaitVip(Host h, boolean present, String what) throws InterruptedException {

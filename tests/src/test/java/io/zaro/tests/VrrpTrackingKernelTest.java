@@ -57,7 +57,7 @@ class VrrpTrackingKernelTest {
     }
 
     private static boolean hasVip(Host h) {
-        return h.execOk("ip", "-br", "address", "show", "dev", "eth0").stdout().contains(VIP + "/");
+        return h.hasAddress("eth0", VIP);
     }
 
     private static void awaitVip(Host h, boolean present, String what) throws InterruptedException {

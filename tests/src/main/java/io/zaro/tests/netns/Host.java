@@ -65,6 +65,11 @@ public final class Host {
         return this;
     }
 
+    /** Whether {@code address} (without prefix length) is configured on {@code ifname}, as `ip address` shows it. */
+    public boolean hasAddress(String ifname, String address) {
+        return execOk("ip", "-br", "address", "show", "dev", ifname).stdout().contains(" " + address + "/");
+    }
+
     public Host route(String destination, String via) {
         execOk("ip", destination.contains(":") || via.contains(":") ? "-6" : "-4", "route", "add", destination, "via", via);
         return this;
