@@ -42,6 +42,7 @@ class RoleSwitchKernelTest {
     private Host fw2;
     private Host kafka;
     private BrokerFixture broker;
+    private java.nio.file.Path dir;
 
     @BeforeEach
     void topology() {
@@ -57,6 +58,11 @@ class RoleSwitchKernelTest {
         fw2.address("eth0", "10.40.1.3/24").address("sync0", "10.99.0.2/24");
         kafka.address("sync0", BROKER + "/24");
         broker = new BrokerFixture(kafka, BROKER);
+        try {
+            dir = java.nio.file.Files.createTempDirectory("zaro-roles");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @AfterEach
@@ -135,7 +141,8 @@ class RoleSwitchKernelTest {
                 vrrp.priority=%d
                 vrrp.interval.centiseconds=50
                 vrrp.vips=%s/24
-                """.formatted(node, BROKER, priority, VIP));
+                control.socket=%s
+                """.formatted(node, BROKER, priority, VIP, dir.resolve(node + ".sock")));
     }
 
     private void awaitVips(String what, boolean onFw1, boolean onFw2) throws InterruptedException {

@@ -26,11 +26,22 @@ public final class ControlSocket implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Thread thread;
 
-    /** Binds {@code path} (replacing a stale socket file) and answers each request with {@code handler}. */
+    /**
+     * Binds {@code path} and answers each request with {@code handler}. A socket file nobody
+     * answers on (left by an agent that was killed) is replaced; one another agent answers on is
+     * refused, naming the fix.
+     */
     public ControlSocket(Path path, Function<String, String> handler) throws IOException {
         this.path = path;
         Files.createDirectories(path.toAbsolutePath().getParent());
-        Files.deleteIfExists(path);
+        if (Files.exists(path)) {
+            try (SocketChannel live = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+                throw new IllegalStateException("another agent already answers on " + path
+                        + ": give each agent on this machine its own control.socket");
+            } catch (IOException stale) {
+                Files.delete(path);
+            }
+        }
         this.server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(path));
         Files.setPosixFilePermissions(path, PosixFilePermissions.fromString("rw-------"));
