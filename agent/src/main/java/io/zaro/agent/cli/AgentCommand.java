@@ -117,7 +117,7 @@ public final class AgentCommand implements Callable<Integer> {
         KernelSettings.enableEventsForAllFlows();
         AgentConfig.Vrrp v = cfg.vrrp();
         List<java.net.InetAddress> addresses = v.vips().stream().map(AgentConfig.Vip::address).toList();
-        java.net.Inet4Address primary = VrrpInstance.primaryAddress(v.interfaceName(), addresses);
+        java.net.InetAddress primary = VrrpInstance.primaryAddress(v.interfaceName(), v.ipv6(), addresses, v.unicastPeers());
         List<Vips> vips = new java.util.ArrayList<>();
         v.vips().stream().collect(java.util.stream.Collectors.groupingBy(AgentConfig.Vip::interfaceName,
                         java.util.LinkedHashMap::new, java.util.stream.Collectors.mapping(AgentConfig.Vip::cidr,
@@ -127,8 +127,9 @@ public final class AgentCommand implements Callable<Integer> {
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters));
-        VrrpInstance vrrp = new VrrpInstance(v.interfaceName(), new VirtualRouter.Settings(v.virtualRouterId(), v.priority(),
-                v.intervalCentis(), v.preempt(), primary), addresses, v.trackedInterfaces(), roles::onTransition);
+        VrrpInstance vrrp = new VrrpInstance(new VrrpInstance.Setup(v.interfaceName(), new VirtualRouter.Settings(
+                v.virtualRouterId(), v.priority(), v.intervalCentis(), v.preempt(), primary), v.advertised(), v.unicastPeers(),
+                v.trackedInterfaces(), v.scripts()), roles::onTransition);
         ControlSocket control = null;
         try {
             vrrp.start();

@@ -4,7 +4,8 @@ import io.zaro.agent.vrrp.VirtualRouter;
 import io.zaro.agent.vrrp.Vips;
 import io.zaro.agent.vrrp.VrrpInstance;
 import io.zaro.conntrack.filter.Cidr;
-import java.net.Inet4Address;
+import io.zaro.agent.vrrp.TrackScripts;
+import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.List;
@@ -17,12 +18,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code zaro vrrp}: one IPv4 VRRPv3 virtual router, alone, until stopped. The first piece of
- * failover (issue 5); the agent will run it and switch its role on its transitions.
+ * {@code zaro vrrp}: one VRRPv3 virtual router, alone, until stopped: the agent's failover
+ * without the mirroring (the agent runs the same with {@code role=vrrp}).
  */
 @Command(name = "vrrp", mixinStandardHelpOptions = true,
-        description = {"Run one IPv4 VRRPv3 virtual router (RFC 5798) on an interface until stopped: as MASTER it "
-                + "holds the VIPs and announces them with gratuitous ARP, as BACKUP it releases them.",
+        description = {"Run one VRRPv3 virtual router (RFC 5798), IPv4 or IPv6, on an interface until stopped: as MASTER "
+                + "it holds the VIPs and announces them (gratuitous ARP, unsolicited neighbour advertisements), as BACKUP "
+                + "it releases them.",
                 "Interoperates with keepalived (vrrp_version 3). Needs CAP_NET_RAW and CAP_NET_ADMIN."})
 public final class VrrpCommand implements Callable<Integer> {
     @Option(names = "--interface", required = true, paramLabel = "IF", description = "Interface to speak VRRP on.")
@@ -46,24 +48,48 @@ public final class VrrpCommand implements Callable<Integer> {
             description = "An interface that must be up (besides --interface); while one is down the router is in FAULT.")
     List<String> track = new ArrayList<>();
 
+    @Option(names = "--track-script", paramLabel = "COMMAND",
+            description = "A command run every second (words split on spaces, no shell); two failures in a row put the "
+                    + "router in FAULT, two successes end it. Repeat for more.")
+    List<String> trackScripts = new ArrayList<>();
+
+    @Option(names = "--unicast-peer", paramLabel = "ADDRESS",
+            description = "Advertise to this peer instead of multicast, and accept only the peers' advertisements; "
+                    + "repeat for more.")
+    List<String> unicastPeers = new ArrayList<>();
+
     @Option(names = "--vip", required = true, paramLabel = "ADDRESS/LEN",
-            description = "A virtual IPv4 address with its prefix length; repeat for more.")
+            description = "A virtual address with its prefix length; repeat for more. VRRP speaks the family of the "
+                    + "first (or of the unicast peers): the advertisements carry that family's VIPs, and the others move "
+                    + "with them.")
     List<String> vips;
 
     @Override
     public Integer call() throws Exception {
         List<InetAddress> addresses = new ArrayList<>();
         for (String v : vips) {
-            String address = v.contains("/") ? v.substring(0, v.indexOf('/')) : v;
-            InetAddress a = Cidr.literalAddress(address);
-            if (!(a instanceof Inet4Address)) {
-                throw new IllegalArgumentException("--vip " + v + " is not IPv4: this command speaks VRRP over IPv4");
-            }
-            addresses.add(a);
+            addresses.add(Cidr.literalAddress(v.contains("/") ? v.substring(0, v.indexOf('/')) : v));
         }
-        Inet4Address primary = VrrpInstance.primaryAddress(interfaceName, addresses);
+        List<InetAddress> peers = new ArrayList<>();
+        for (String p : unicastPeers) {
+            peers.add(Cidr.literalAddress(p));
+        }
+        boolean ipv6 = (peers.isEmpty() ? addresses.get(0) : peers.get(0)) instanceof Inet6Address;
+        List<InetAddress> advertised = addresses.stream().filter(a -> a instanceof Inet6Address == ipv6).toList();
+        if (advertised.isEmpty()) {
+            throw new IllegalArgumentException("no --vip of the unicast peers' family for the advertisements to carry: add one");
+        }
+        InetAddress primary = VrrpInstance.primaryAddress(interfaceName, ipv6, addresses, peers);
         VirtualRouter.Settings settings = new VirtualRouter.Settings(vrid, priority, intervalCentis, !noPreempt, primary);
-        Vips holder = new Vips(interfaceName, vips.stream().map(v -> v.contains("/") ? v : v + "/32").toList());
+        List<TrackScripts.Script> scripts = new ArrayList<>();
+        for (int i = 0; i < trackScripts.size(); i++) {
+            scripts.add(new TrackScripts.Script("script-" + (i + 1), List.of(trackScripts.get(i).trim().split("\\s+"))));
+        }
+        VrrpInstance.Setup setup = new VrrpInstance.Setup(interfaceName, settings, advertised, peers, track,
+                new TrackScripts.Settings(scripts, TrackScripts.Settings.NONE.interval(), TrackScripts.Settings.NONE.timeout(),
+                        TrackScripts.Settings.NONE.fall(), TrackScripts.Settings.NONE.rise()));
+        Vips holder = new Vips(interfaceName, vips.stream().map(v -> v.contains("/") ? v : v + (v.contains(":") ? "/128" : "/32"))
+                .toList());
         // VIP changes run off the VRRP thread, so that arping never delays an advertisement.
         ExecutorService changes = Executors.newSingleThreadExecutor();
         CountDownLatch stopping = new CountDownLatch(1);
@@ -76,7 +102,7 @@ public final class VrrpCommand implements Callable<Integer> {
                 Thread.currentThread().interrupt();
             }
         }));
-        try (VrrpInstance instance = new VrrpInstance(interfaceName, settings, addresses, track, state -> changes.submit(() -> {
+        try (VrrpInstance instance = new VrrpInstance(setup, state -> changes.submit(() -> {
             if (state == VirtualRouter.State.MASTER) {
                 holder.add();
             } else {

@@ -1,5 +1,6 @@
 package io.zaro.agent.config;
 
+import io.zaro.agent.vrrp.TrackScripts;
 import io.zaro.conntrack.EventOptions;
 import io.zaro.conntrack.IpProtocol;
 import io.zaro.conntrack.TcpState;
@@ -59,15 +60,29 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
     }
 
     /**
-     * The virtual router of a node with {@code role=vrrp}.
+     * The virtual router of a node with {@code role=vrrp}. It speaks the family of its first VIP
+     * (or of its unicast peers); its advertisements carry the VIPs of that family, and the others
+     * move with them.
      *
      * @param vips floating addresses with prefix length and interface, moved together
+     * @param unicastPeers the peers to advertise to; empty for multicast
      */
     public record Vrrp(String interfaceName, int virtualRouterId, int priority, int intervalCentis, boolean preempt,
-                       List<Vip> vips, List<String> trackedInterfaces) {
+                       List<Vip> vips, List<InetAddress> unicastPeers, List<String> trackedInterfaces,
+                       TrackScripts.Settings scripts) {
         public Vrrp {
             vips = List.copyOf(vips);
+            unicastPeers = List.copyOf(unicastPeers);
             trackedInterfaces = List.copyOf(trackedInterfaces);
+        }
+
+        public boolean ipv6() {
+            return (unicastPeers.isEmpty() ? vips.get(0).address() : unicastPeers.get(0)) instanceof java.net.Inet6Address;
+        }
+
+        /** The VIPs the advertisements carry: those of the router's family. */
+        public List<InetAddress> advertised() {
+            return vips.stream().map(Vip::address).filter(a -> a instanceof java.net.Inet6Address == ipv6()).toList();
         }
     }
 
@@ -79,6 +94,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
     }
 
     public static final String KAFKA_CLIENT_PREFIX = "kafka.client.";
+    /** {@code vrrp.track.script.NAME=COMMAND}: a health check, as keepalived's vrrp_script. */
+    public static final String TRACK_SCRIPT_PREFIX = "vrrp.track.script.";
 
     /** Every key with its default ("" for none, null for required) and what it means. */
     public static final List<Key> KEYS = List.of(
@@ -110,9 +127,16 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("vrrp.priority", "100", "with role=vrrp: this node's priority, 1-254 (the higher is master)"),
             new Key("vrrp.interval.centiseconds", "100", "with role=vrrp: the advertisement interval, 1-4095 centiseconds"),
             new Key("vrrp.preempt", "true", "with role=vrrp: whether a higher priority takes over from a running master"),
-            new Key("vrrp.vips", "", "with role=vrrp: ADDRESS/LEN[@INTERFACE],... the VIPs the master holds (IPv4)"),
+            new Key("vrrp.vips", "", "with role=vrrp: ADDRESS/LEN[@INTERFACE],... the VIPs the master holds, IPv4 or IPv6; "
+                    + "VRRP speaks the family of the first"),
+            new Key("vrrp.unicast.peers", "", "with role=vrrp: the peers' addresses, to advertise to them alone instead of "
+                    + "multicast (as keepalived's unicast_peer); only their advertisements are accepted"),
             new Key("vrrp.track.interfaces", "", "with role=vrrp: interfaces that must be up (besides vrrp.interface); "
                     + "while one is down the node is in FAULT and yields the VIPs"),
+            new Key("vrrp.track.interval.seconds", "1", "with role=vrrp: how often each vrrp.track.script.NAME runs"),
+            new Key("vrrp.track.timeout.seconds", "2", "with role=vrrp: a track script that runs longer has failed"),
+            new Key("vrrp.track.fall", "2", "with role=vrrp: failures in a row that put the node in FAULT"),
+            new Key("vrrp.track.rise", "2", "with role=vrrp: successes in a row that end the FAULT"),
             new Key("keepalived.fifo", "/run/zaro/keepalived.fifo", "with role=keepalived: keepalived's notify_fifo"),
             new Key("control.socket", "/run/zaro/control.sock", "the agent's control socket (zaro handover talks to it)"),
             new Key("keepalived.instance", "", "with role=keepalived: the vrrp_instance (or sync group) to follow"));
@@ -156,7 +180,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         Set<String> known = new TreeSet<>();
         KEYS.forEach(k -> known.add(k.name()));
         for (String name : p.stringPropertyNames()) {
-            if (!known.contains(name) && !name.startsWith(KAFKA_CLIENT_PREFIX)) {
+            if (!known.contains(name) && !name.startsWith(KAFKA_CLIENT_PREFIX) && !name.startsWith(TRACK_SCRIPT_PREFIX)) {
                 throw new ConfigException(name, "unknown key '" + name + "': check its spelling against the README's "
                         + "configuration section (Kafka client settings go under " + KAFKA_CLIENT_PREFIX + ")");
             }
@@ -271,11 +295,11 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             String[] at = item.split("@", 2);
             String[] slash = at[0].split("/", 2);
             InetAddress a = Cidr.literalAddress(slash[0]);
-            if (!(a instanceof java.net.Inet4Address) || slash.length != 2) {
+            if (slash.length != 2) {
                 throw new IllegalArgumentException();
             }
             int len = Integer.parseInt(slash[1]);
-            if (len < 1 || len > 32) {
+            if (len < 1 || len > a.getAddress().length * 8) {
                 throw new IllegalArgumentException();
             }
             String dev = at.length == 2 ? at[1] : ifname;
@@ -283,14 +307,46 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
                 throw new IllegalArgumentException();
             }
             return new Vip(a, len, dev);
-        }, "IPv4 addresses with prefix length and optional interface, such as 192.0.2.1/24@eth1");
+        }, "addresses with prefix length and optional interface, such as 192.0.2.1/24@eth1 or 2001:db8::1/64");
         List<String> tracked = v.list("vrrp.track.interfaces", name -> {
             if (!isInterfaceName(name)) {
                 throw new IllegalArgumentException();
             }
             return name;
         }, "interface names such as eth1");
-        return new Vrrp(ifname, vrid, priority, interval, preempt, vips, tracked);
+        List<InetAddress> peers = v.list("vrrp.unicast.peers", Cidr::literalAddress, "IP addresses such as 192.0.2.2");
+        Class<?> family = (peers.isEmpty() ? vips.get(0).address() : peers.get(0)).getClass();
+        if (peers.stream().anyMatch(a -> a.getClass() != family)) {
+            throw v.bad("vrrp.unicast.peers", "addresses of one family: a virtual router speaks IPv4 or IPv6");
+        }
+        if (vips.stream().noneMatch(vip -> vip.address().getClass() == family)) {
+            throw v.bad("vrrp.vips", "at least one address of the unicast peers' family, for the advertisements to carry");
+        }
+        return new Vrrp(ifname, vrid, priority, interval, preempt, vips, peers, tracked, trackScripts(v));
+    }
+
+    private static TrackScripts.Settings trackScripts(Values v) {
+        List<TrackScripts.Script> scripts = new ArrayList<>();
+        for (String name : new TreeSet<>(v.p.stringPropertyNames())) {
+            if (!name.startsWith(TRACK_SCRIPT_PREFIX)) {
+                continue;
+            }
+            String scriptName = name.substring(TRACK_SCRIPT_PREFIX.length());
+            if (!scriptName.matches("[A-Za-z0-9_-]{1,32}")) {
+                throw new ConfigException(name, "'" + name + "' names a track script '" + scriptName + "' but a name must be "
+                        + "1-32 letters, digits, '_' or '-'");
+            }
+            String command = v.p.getProperty(name).trim();
+            if (command.isEmpty()) {
+                throw new ConfigException(name, "'" + name + "' is empty but must be a command, such as "
+                        + "/usr/local/bin/check-uplink eth1");
+            }
+            scripts.add(new TrackScripts.Script(scriptName, List.of(command.split("\\s+"))));
+        }
+        int interval = v.integer("vrrp.track.interval.seconds", 1, 3600);
+        int timeout = v.integer("vrrp.track.timeout.seconds", 1, 3600);
+        return new TrackScripts.Settings(scripts, Duration.ofSeconds(interval), Duration.ofSeconds(timeout),
+                v.integer("vrrp.track.fall", 1, 100), v.integer("vrrp.track.rise", 1, 100));
     }
 
     /** A Linux interface name (IFNAMSIZ: at most 15 characters), as the keys accept it. */

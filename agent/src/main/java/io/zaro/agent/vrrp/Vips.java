@@ -9,8 +9,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The floating addresses of a virtual router on one interface, added and removed with
- * {@code ip address} and announced with gratuitous ARP ({@code arping -U}, iputils-arping), as
- * an operator would do it by hand.
+ * {@code ip address} (IPv6 ones without duplicate address detection, which would hold them back
+ * for a second) and announced: IPv4 ones with gratuitous ARP ({@code arping -U}, iputils-arping),
+ * IPv6 ones with unsolicited neighbour advertisements ({@link NeighbourAdvertisement}).
  */
 public final class Vips {
     private static final Logger log = LoggerFactory.getLogger(Vips.class);
@@ -24,15 +25,26 @@ public final class Vips {
         this.cidrs = List.copyOf(cidrs);
     }
 
-    /** Adds every VIP (one already present is fine) and announces each with gratuitous ARP. */
+    /** Adds every VIP (one already present is fine) and announces each. */
     public void add() {
         for (String cidr : cidrs) {
-            run(false, "ip", "address", "replace", cidr, "dev", interfaceName);
+            if (cidr.contains(":")) {
+                run(false, "ip", "address", "replace", cidr, "dev", interfaceName, "nodad");
+            } else {
+                run(false, "ip", "address", "replace", cidr, "dev", interfaceName);
+            }
         }
-        // All announcements at once: each arping waits a second for its second packet.
+        List<String> ipv6 = cidrs.stream().filter(c -> c.contains(":")).map(Vips::address).toList();
+        if (!ipv6.isEmpty()) {
+            NeighbourAdvertisement.announce(interfaceName, ipv6);
+        }
+        // All ARP announcements at once: each arping waits a second for its second packet.
         List<Process> announcing = new ArrayList<>();
         for (String cidr : cidrs) {
-            String address = cidr.substring(0, cidr.indexOf('/') < 0 ? cidr.length() : cidr.indexOf('/'));
+            String address = address(cidr);
+            if (address.contains(":")) {
+                continue;
+            }
             try {
                 announcing.add(new ProcessBuilder("arping", "-q", "-U", "-c", "2", "-w", "1", "-I", interfaceName,
                         "-s", address, address).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
@@ -58,6 +70,10 @@ public final class Vips {
         for (String cidr : cidrs) {
             run(true, "ip", "address", "del", cidr, "dev", interfaceName);
         }
+    }
+
+    private static String address(String cidr) {
+        return cidr.substring(0, cidr.indexOf('/') < 0 ? cidr.length() : cidr.indexOf('/'));
     }
 
     private static void run(boolean quiet, String... command) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.zaro.agent.config.AgentConfig.Key;
 import io.zaro.agent.config.AgentConfig.Role;
+import io.zaro.agent.vrrp.TrackScripts;
 import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.EventOptions;
 import io.zaro.conntrack.IpProtocol;
@@ -200,11 +201,67 @@ class AgentConfigTest {
                 + "vrrp.vips=10.1.0.254/24\n"));
         assertEquals("vrrp.vrid", missing.key());
         ConfigException bad = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
-                + "vrrp.vrid=1\nvrrp.vips=2001:db8::1/64\n"));
+                + "vrrp.vrid=1\nvrrp.vips=2001:db8::1/129\n"));
         assertEquals("vrrp.vips", bad.key());
         ConfigException owner = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
                 + "vrrp.vrid=1\nvrrp.priority=255\nvrrp.vips=10.1.0.254/24\n"));
         assertEquals("vrrp.priority", owner.key(), "255 is the address owner's: a firewall pair has none");
+    }
+
+    @Test
+    void aVirtualRouterSpeaksTheFamilyOfItsFirstVipAndCarriesOnlyThatFamilysVips() {
+        AgentConfig v6 = parse("role=vrrp\nvrrp.interface=eth0\nvrrp.vrid=51\n"
+                + "vrrp.vips=2001:db8:1::fe/64,10.1.0.254/24,2001:db8:2::fe/64@eth1\n");
+        assertTrue(v6.vrrp().ipv6());
+        assertEquals(List.of(Cidr.literalAddress("2001:db8:1::fe"), Cidr.literalAddress("2001:db8:2::fe")),
+                v6.vrrp().advertised(), "the IPv4 VIP moves with them, unadvertised");
+        assertEquals("2001:db8:2:0:0:0:0:fe/64", v6.vrrp().vips().get(2).cidr());
+        assertEquals(3, v6.vips().size());
+        AgentConfig v4 = parse("role=vrrp\nvrrp.interface=eth0\nvrrp.vrid=51\nvrrp.vips=10.1.0.254/24,2001:db8:1::fe/64\n");
+        assertFalse(v4.vrrp().ipv6());
+        assertEquals(List.of(Cidr.literalAddress("10.1.0.254")), v4.vrrp().advertised());
+    }
+
+    @Test
+    void unicastPeersChooseTheFamilyAndMustShareIt() {
+        AgentConfig c = parse("role=vrrp\nvrrp.interface=eth0\nvrrp.vrid=51\nvrrp.vips=10.1.0.254/24,2001:db8::fe/64\n"
+                + "vrrp.unicast.peers=fe80::2\n");
+        assertTrue(c.vrrp().ipv6(), "the peers are IPv6");
+        assertEquals(List.of(Cidr.literalAddress("fe80::2")), c.vrrp().unicastPeers());
+        assertEquals(List.of(), parse("role=vrrp\nvrrp.interface=eth0\nvrrp.vrid=51\nvrrp.vips=10.1.0.254/24\n")
+                .vrrp().unicastPeers(), "multicast by default");
+        ConfigException mixed = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.vips=10.1.0.254/24\nvrrp.unicast.peers=10.1.0.2,fe80::2\n"));
+        assertEquals("vrrp.unicast.peers", mixed.key());
+        ConfigException none = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.vips=10.1.0.254/24\nvrrp.unicast.peers=fe80::2\n"));
+        assertEquals("vrrp.vips", none.key(), none.getMessage());
+        ConfigException name = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.vips=10.1.0.254/24\nvrrp.unicast.peers=fw2.example\n"));
+        assertEquals("vrrp.unicast.peers", name.key(), "addresses, never names to look up");
+    }
+
+    @Test
+    void trackScriptsAreNamedCommandsWithSharedTiming() {
+        AgentConfig c = parse("role=vrrp\nvrrp.interface=eth0\nvrrp.vrid=51\nvrrp.vips=10.1.0.254/24\n"
+                + "vrrp.track.script.uplink=/usr/local/bin/check-uplink  eth1 8.8.8.8\n"
+                + "vrrp.track.script.kafka=/bin/true\nvrrp.track.fall=3\nvrrp.track.interval.seconds=5\n");
+        TrackScripts.Settings s = c.vrrp().scripts();
+        assertEquals(List.of(new TrackScripts.Script("kafka", List.of("/bin/true")),
+                new TrackScripts.Script("uplink", List.of("/usr/local/bin/check-uplink", "eth1", "8.8.8.8"))), s.scripts());
+        assertEquals(3, s.fall());
+        assertEquals(2, s.rise());
+        assertEquals(Duration.ofSeconds(5), s.interval());
+        assertEquals(Duration.ofSeconds(2), s.timeout());
+        ConfigException badName = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.vips=10.1.0.254/24\nvrrp.track.script.up.link=/bin/true\n"));
+        assertEquals("vrrp.track.script.up.link", badName.key());
+        ConfigException empty = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.vips=10.1.0.254/24\nvrrp.track.script.x= \n"));
+        assertEquals("vrrp.track.script.x", empty.key());
+        ConfigException fall = assertThrows(ConfigException.class, () -> parse("role=vrrp\nvrrp.interface=eth0\n"
+                + "vrrp.vrid=1\nvrrp.vips=10.1.0.254/24\nvrrp.track.fall=0\n"));
+        assertEquals("vrrp.track.fall", fall.key());
     }
 
     @Test
