@@ -1,18 +1,25 @@
 package io.zaro.tests;
 
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
 import io.zaro.tests.netns.ZaroCli;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Two zaro virtual routers; the master tracks an interface (its "outside" link). When that link
- * goes down the master goes to FAULT and the backup takes the VIP at once; when it comes back,
- * the master recovers and, having the higher priority, takes the VIP back.
+ * Two zaro virtual routers. The master tracks an interface (its "outside" link) or a script:
+ * when the link goes down or the script fails, the master goes to FAULT and the backup takes the
+ * VIP at once; when it recovers, the master, having the higher priority, takes the VIP back.
+ * And a neighbour that cached the old master's link-layer address learns the new master's from
+ * its gratuitous ARP and unsolicited neighbour advertisement, without sending anything.
  */
 @KernelTest
 class VrrpTrackingKernelTest {
@@ -54,6 +61,74 @@ class VrrpTrackingKernelTest {
         a.up("outside");
         awaitVip(a, true, "the recovered master preempts");
         awaitVip(b, false, "and the backup steps back");
+    }
+
+    @Test
+    void aFailingTrackScriptMovesTheVipAndItsRecoveryBringsItBack(@TempDir Path dir) throws Exception {
+        Path broken = dir.resolve("uplink-broken");
+        a.spawn(ZaroCli.command("vrrp", "--interface", "eth0", "--vrid", "89", "--priority", "150", "--interval", "20",
+                "--track-script", "test ! -e " + broken, "--vip", VIP + "/24").toArray(String[]::new));
+        b.spawn(ZaroCli.command("vrrp", "--interface", "eth0", "--vrid", "89", "--priority", "100", "--interval", "20",
+                "--vip", VIP + "/24").toArray(String[]::new));
+        awaitVip(a, true, "the higher priority is master while its script passes");
+        awaitVip(b, false, "the other is backup");
+
+        Files.createFile(broken);
+        awaitVip(b, true, "the backup takes over when the master's script fails twice");
+        awaitVip(a, false, "the faulted master released the VIP");
+
+        Files.delete(broken);
+        awaitVip(a, true, "the recovered master preempts once its script passes twice");
+        awaitVip(b, false, "and the backup steps back");
+    }
+
+    @Test
+    void theNewMasterAnnouncesItselfOverArpAndNeighbourDiscovery() throws Exception {
+        Host client = lab.host("client");
+        lab.bridge("lan2", "lan2", client, a, b);
+        a.address("lan2", "10.89.1.1/24").awaitLinkLocal("lan2");
+        b.address("lan2", "10.89.1.2/24").awaitLinkLocal("lan2");
+        client.address("lan2", "10.89.1.10/24").address("lan2", "fd89:1::10/64").awaitLinkLocal("lan2");
+        Process master = a.spawn(ZaroCli.command("vrrp", "--interface", "lan2", "--vrid", "90", "--priority", "150",
+                "--interval", "20", "--vip", "10.89.1.100/24", "--vip", "fd89:1::100/64").toArray(String[]::new));
+        b.spawn(ZaroCli.command("vrrp", "--interface", "lan2", "--vrid", "90", "--priority", "100", "--interval", "20",
+                "--vip", "10.89.1.100/24", "--vip", "fd89:1::100/64").toArray(String[]::new));
+        awaitAddress(a, "lan2", "fd89:1::100", true, "a is master, with both VIPs");
+        String macA = a.execOk("cat", "/sys/class/net/lan2/address").stdout().strip();
+        String macB = b.execOk("cat", "/sys/class/net/lan2/address").stdout().strip();
+        client.execOk("ping", "-c", "1", "-W", "2", "10.89.1.100");
+        client.execOk("ping", "-6", "-c", "1", "-W", "2", "fd89:1::100");
+        assertTrue(neighbour(client, "10.89.1.100").contains(macA), neighbour(client, "10.89.1.100"));
+        assertTrue(neighbour(client, "fd89:1::100").contains(macA), neighbour(client, "fd89:1::100"));
+        Thread.sleep(1_500); // past the ARP entry's locktime, which would keep a fresh entry from changing
+
+        master.destroyForcibly();
+        master.waitFor();
+        a.execOk("ip", "link", "set", "lan2", "down");
+        awaitAddress(b, "lan2", "10.89.1.100", true, "b takes over");
+        // The client sends nothing meanwhile: only b's announcements can change its entries.
+        long end = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        while ((!neighbour(client, "10.89.1.100").contains(macB) || !neighbour(client, "fd89:1::100").contains(macB))
+                && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        assertTrue(neighbour(client, "10.89.1.100").contains(macB), "gratuitous ARP: " + neighbour(client, "10.89.1.100"));
+        assertTrue(neighbour(client, "fd89:1::100").contains(macB), "unsolicited NA: " + neighbour(client, "fd89:1::100"));
+    }
+
+    private static String neighbour(Host h, String address) {
+        return h.execOk("ip", "neigh", "show", address, "dev", "lan2").stdout().strip();
+    }
+
+    private static void awaitAddress(Host h, String ifname, String address, boolean present, String what)
+            throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while (h.hasAddress(ifname, address) != present) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("timed out: " + what + " (" + h + ")");
+            }
+            Thread.sleep(50);
+        }
     }
 
     private static boolean hasVip(Host h) {

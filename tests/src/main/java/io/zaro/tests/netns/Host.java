@@ -65,6 +65,26 @@ public final class Host {
         return this;
     }
 
+    /**
+     * Waits (10 s at most) until {@code ifname}'s IPv6 link-local address has passed duplicate
+     * address detection: until then the kernel sends nothing from it.
+     */
+    public Host awaitLinkLocal(String ifname) {
+        long end = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+        while (execOk("ip", "-6", "-br", "address", "show", "dev", ifname, "scope", "link", "-tentative").stdout().isBlank()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError(ifname + " in " + name + " has no usable IPv6 link-local address after 10 s");
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted", e);
+            }
+        }
+        return this;
+    }
+
     /** Whether {@code address} (without prefix length) is configured on {@code ifname}, as `ip address` shows it. */
     public boolean hasAddress(String ifname, String address) {
         return execOk("ip", "-br", "address", "show", "dev", ifname).stdout().contains(" " + address + "/");
