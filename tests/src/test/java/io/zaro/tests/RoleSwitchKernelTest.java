@@ -7,6 +7,7 @@ import io.zaro.conntrack.Conntrack;
 import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.ConntrackTable;
 import io.zaro.conntrack.Family;
+import io.zaro.conntrack.IpProtocol;
 import io.zaro.conntrack.filter.Cidr;
 import io.zaro.kafka.record.FlowRecord;
 import io.zaro.kafka.record.FlowRecordCodec;
@@ -88,6 +89,12 @@ class RoleSwitchKernelTest {
 
             assertEquals(0, t1.createAll(FLOWS.range(0, 500)).failed());
             awaitEqual("fw2 mirrors fw1's 500 flows", t1, t2);
+            // Mirrored timeouts are the active's plus the grace: 600 s flows hold about 690 s on fw2,
+            // beyond fw2's defaults (established TCP lowered to 300 s here; replied UDP 120 s).
+            fw2.sysctl("net.netfilter.nf_conntrack_tcp_timeout_established", "300");
+            long udpStream = Long.parseLong(fw2.execOk("sysctl", "-n", "net.netfilter.nf_conntrack_udp_timeout_stream")
+                    .stdout().strip());
+            assertEquals(500, beyond(t2, 300, udpStream), "every mirrored timeout exceeds fw2's defaults before the takeover");
 
             // The master stops: fw2 takes over the VIP, and its table, mirrored flows and all, is now published as fw2's.
             int activations = a2.occurrences("active: VIPs held");
@@ -95,6 +102,8 @@ class RoleSwitchKernelTest {
             a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
             awaitVips("the VIP moved to fw2", false, true);
             assertEquals(500, mirrorable(t2).size(), "the mirrored flows stay in fw2's kernel");
+            a2.awaitLog("takeover: 500 of ", Duration.ofSeconds(10));
+            assertEquals(0, beyond(t2, 300, udpStream), "the takeover brought them back to fw2's defaults");
             assertEquals(0, t2.createAll(FLOWS.range(1000, 10)).failed());
 
             // fw1 comes back: it mirrors fw2 first, then (higher priority, preempt) takes the VIP back.
@@ -162,6 +171,12 @@ class RoleSwitchKernelTest {
     private static Set<String> mirrorable(ConntrackTable t) {
         return t.dump(Family.ALL).stream().filter(e -> !SYNC.contains(e.original().source()))
                 .map(RoleSwitchKernelTest::key).collect(Collectors.toCollection(TreeSet::new));
+    }
+
+    /** Mirrorable entries whose timeout exceeds {@code tcp} (TCP) or {@code udp} (the rest, replied UDP). */
+    private static long beyond(ConntrackTable t, long tcp, long udp) {
+        return t.dump(Family.ALL).stream().filter(e -> !SYNC.contains(e.original().source()))
+                .filter(e -> e.timeout() > (e.protocol().equals(IpProtocol.TCP) ? tcp : udp)).count();
     }
 
     private static String key(ConntrackEntry e) {

@@ -126,7 +126,7 @@ public final class AgentCommand implements Callable<Integer> {
         Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
-                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters));
+                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters, Conntrack::open));
         VrrpInstance vrrp = new VrrpInstance(new VrrpInstance.Setup(v.interfaceName(), new VirtualRouter.Settings(
                 v.virtualRouterId(), v.priority(), v.intervalCentis(), v.preempt(), primary), v.advertised(), v.unicastPeers(),
                 v.trackedInterfaces(), v.scripts()), roles::onTransition);
@@ -177,7 +177,8 @@ public final class AgentCommand implements Callable<Integer> {
         Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
-                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters));
+                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters,
+                Conntrack::open));
         KeepalivedFifo fifo = new KeepalivedFifo(cfg.keepalived().fifo(), cfg.keepalived().instance(), roles::onTransition);
         try {
             roles.onTransition(VirtualRouter.State.BACKUP);

@@ -2,6 +2,7 @@ package io.zaro.agent.failover;
 
 import io.zaro.agent.mirror.Capture;
 import io.zaro.agent.mirror.Injector;
+import io.zaro.agent.mirror.KernelTimeouts;
 import io.zaro.agent.mirror.MirrorCounters;
 import io.zaro.agent.vrrp.VirtualRouter;
 import io.zaro.agent.vrrp.Vips;
@@ -18,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,17 +30,22 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Becoming master (issue 5's takeover order): the injector first consumes the state topic to
  * its end (at most {@code catchUp}), so the table is complete; then the VIPs are added and
- * announced; then the capture starts, whose start-up resync publishes the whole table, mirrored
+ * announced; then mirrored timeouts are brought back to this kernel's defaults
+ * ({@link KernelTimeouts}); then the capture starts, whose start-up resync publishes the whole table, mirrored
  * flows included, under this node's id. Becoming backup: the capture stops, the VIPs are
  * released, and the injector bootstraps from the new master's records.
  */
 public final class RoleController implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RoleController.class);
 
-    /** Everything both roles need. */
+    /**
+     * Everything both roles need. {@code tableOpener} opens another socket on the same table,
+     * for a dump that runs while {@code table} takes updates.
+     */
     public record Parts(ConntrackTable table, RecordPublisher publisher, Properties kafka, Topics topics,
                         Capture.Settings capture, FlowFilter filter, Duration timeoutGrace, Duration catchUp,
-                        Duration startupRead, List<Vips> vips, MirrorCounters counters) {
+                        Duration startupRead, List<Vips> vips, MirrorCounters counters,
+                        Supplier<ConntrackTable> tableOpener) {
     }
 
     private final Parts parts;
@@ -122,12 +129,16 @@ public final class RoleController implements AutoCloseable {
             return;
         }
         long started = System.nanoTime();
-        if (injector != null) {
+        boolean mirrored = injector != null;
+        if (mirrored) {
             injector.catchUpAndClose(parts.catchUp());
             injector = null;
             closeInjectorReader();
         }
         parts.vips().parallelStream().forEach(Vips::add); // each waits for its arping
+        if (mirrored) {
+            shortenMirroredTimeouts();
+        }
         capture = new Capture(parts.table(), parts.publisher(), parts.capture(), parts.counters(), Clock.systemUTC());
         try (StateTopicReader state = new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60))) {
             capture.start(state, parts.startupRead());
@@ -135,6 +146,26 @@ public final class RoleController implements AutoCloseable {
         role = "active";
         log.info(parts.vips().isEmpty() ? "active (keepalived holds the VIPs), publishing ({} ms to take over)"
                 : "active: VIPs held, publishing ({} ms to take over)", (System.nanoTime() - started) / 1_000_000);
+    }
+
+    /**
+     * Brings mirrored timeouts (the old active's plus the grace) back to this kernel's defaults.
+     * After the VIPs, not before: it reads and may update the whole table (about 1.2 s per
+     * 100 000 flows), which would lengthen every flow's interruption, while a timeout too long
+     * by at most the grace harms no packet. Before the capture, so the resync publishes the
+     * shortened timeouts.
+     */
+    private void shortenMirroredTimeouts() {
+        long started = System.nanoTime();
+        try (ConntrackTable reader = parts.tableOpener().get()) {
+            KernelTimeouts.Shortened s = KernelTimeouts.read(KernelTimeouts.PROC).shorten(reader, parts.table(),
+                    parts.filter());
+            log.info("takeover: {} of {} mirrored flows had timeouts beyond this kernel's defaults, shortened to them"
+                    + " ({} failed, {} ms)", s.shortened(), s.examined(), s.failed(), (System.nanoTime() - started) / 1_000_000);
+        } catch (RuntimeException e) {
+            log.warn("takeover: cannot shorten mirrored timeouts to this kernel's defaults ({}); they stay up to "
+                    + "mirror.timeout.grace.seconds too long", e.getMessage());
+        }
     }
 
     private void becomeStandby() {
