@@ -94,6 +94,7 @@ class VrrpTrackingKernelTest {
         b.spawn(ZaroCli.command("vrrp", "--interface", "lan2", "--vrid", "90", "--priority", "100", "--interval", "20",
                 "--vip", "10.89.1.100/24", "--vip", "fd89:1::100/64").toArray(String[]::new));
         awaitAddress(a, "lan2", "fd89:1::100", true, "a is master, with both VIPs");
+        awaitAddress(b, "lan2", "10.89.1.100", false, "b, if it was master while a started, stepped back");
         String macA = a.execOk("cat", "/sys/class/net/lan2/address").stdout().strip();
         String macB = b.execOk("cat", "/sys/class/net/lan2/address").stdout().strip();
         client.execOk("ping", "-c", "1", "-W", "2", "10.89.1.100");

@@ -90,7 +90,7 @@ public final class VrrpCommand implements Callable<Integer> {
                         TrackScripts.Settings.NONE.fall(), TrackScripts.Settings.NONE.rise()));
         Vips holder = new Vips(interfaceName, vips.stream().map(v -> v.contains("/") ? v : v + (v.contains(":") ? "/128" : "/32"))
                 .toList());
-        // VIP changes run off the VRRP thread, so that arping never delays an advertisement.
+        // VIP changes run off the VRRP thread, so that `ip address` never delays an advertisement.
         ExecutorService changes = Executors.newSingleThreadExecutor();
         CountDownLatch stopping = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);

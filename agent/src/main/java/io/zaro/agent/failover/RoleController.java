@@ -135,7 +135,7 @@ public final class RoleController implements AutoCloseable {
             injector = null;
             closeInjectorReader();
         }
-        parts.vips().parallelStream().forEach(Vips::add); // each waits for its arping
+        parts.vips().forEach(Vips::add);
         if (mirrored) {
             shortenMirroredTimeouts();
         }

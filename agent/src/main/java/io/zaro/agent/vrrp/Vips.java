@@ -18,6 +18,9 @@ public final class Vips {
 
     private final String interfaceName;
     private final List<String> cidrs;
+    /** Announcements under way; guarded by {@code this}. */
+    private final List<Process> arpings = new ArrayList<>();
+    private Thread advertiser;
 
     /** @param cidrs addresses with their prefix length, such as 192.0.2.100/24 */
     public Vips(String interfaceName, List<String> cidrs) {
@@ -25,8 +28,11 @@ public final class Vips {
         this.cidrs = List.copyOf(cidrs);
     }
 
-    /** Adds every VIP (one already present is fine) and announces each. */
-    public void add() {
+    /**
+     * Adds every VIP (one already present is fine) and starts announcing each; returns without
+     * waiting for the announcements, which {@link #remove} cuts short.
+     */
+    public synchronized void add() {
         for (String cidr : cidrs) {
             if (cidr.contains(":")) {
                 run(false, "ip", "address", "replace", cidr, "dev", interfaceName, "nodad");
@@ -34,41 +40,51 @@ public final class Vips {
                 run(false, "ip", "address", "replace", cidr, "dev", interfaceName);
             }
         }
+        stopAnnouncing();
         List<String> ipv6 = cidrs.stream().filter(c -> c.contains(":")).map(Vips::address).toList();
         if (!ipv6.isEmpty()) {
-            NeighbourAdvertisement.announce(interfaceName, ipv6);
+            advertiser = new Thread(() -> NeighbourAdvertisement.announce(interfaceName, ipv6), "zaro-na-" + interfaceName);
+            advertiser.setDaemon(true);
+            advertiser.start();
         }
-        // All ARP announcements at once: each arping waits a second for its second packet.
-        List<Process> announcing = new ArrayList<>();
         for (String cidr : cidrs) {
             String address = address(cidr);
             if (address.contains(":")) {
                 continue;
             }
             try {
-                announcing.add(new ProcessBuilder("arping", "-q", "-U", "-c", "2", "-w", "1", "-I", interfaceName,
+                arpings.add(new ProcessBuilder("arping", "-q", "-U", "-c", "2", "-w", "1", "-I", interfaceName,
                         "-s", address, address).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD)
                         .start());
             } catch (IOException e) {
                 log.warn("cannot announce {} with arping (install iputils-arping): {}", address, e.getMessage());
             }
         }
-        for (Process p : announcing) {
-            try {
-                if (!p.waitFor(5, TimeUnit.SECONDS)) {
-                    p.destroyForcibly();
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+    }
+
+    /**
+     * Stops announcing, then removes every VIP (one already gone is fine). A node that lost
+     * mastership within the second its announcements take must not send one more: it would
+     * point the LAN's caches back at a node that no longer holds the address.
+     */
+    public synchronized void remove() {
+        stopAnnouncing();
+        for (String cidr : cidrs) {
+            run(true, "ip", "address", "del", cidr, "dev", interfaceName);
         }
     }
 
-    /** Removes every VIP (one already gone is fine). */
-    public void remove() {
-        for (String cidr : cidrs) {
-            run(true, "ip", "address", "del", cidr, "dev", interfaceName);
+    private void stopAnnouncing() {
+        arpings.forEach(Process::destroy);
+        arpings.clear();
+        if (advertiser != null) {
+            advertiser.interrupt();
+            try {
+                advertiser.join(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            advertiser = null;
         }
     }
 
