@@ -13,13 +13,15 @@ import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
 import io.zaro.tests.netns.SyntheticFlows;
+import io.zaro.tests.netns.ZaroCli;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * keepalived mode, for routers that already run keepalived: keepalived holds the VIP and zaro
@@ -66,15 +68,17 @@ class KeepalivedModeKernelTest {
         }
     }
 
-    @Test
-    void theAgentFollowsKeepalivedsTransitions() throws Exception {
+    @ParameterizedTest(name = "through {0}")
+    @ValueSource(strings = {"notify_fifo", "notify script"})
+    void theAgentFollowsKeepalivedsTransitions(String channel) throws Exception {
+        boolean script = channel.equals("notify script");
         try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
             AgentProcess a1 = agent(fw1, "fw1");
             AgentProcess a2 = agent(fw2, "fw2");
             a1.awaitLog("following keepalived", Duration.ofSeconds(60));
             a2.awaitLog("following keepalived", Duration.ofSeconds(60));
-            Process k1 = keepalived(fw1, "fw1", 150);
-            keepalived(fw2, "fw2", 100);
+            Process k1 = keepalived(fw1, "fw1", 150, script);
+            keepalived(fw2, "fw2", 100, script);
             a1.awaitLog("active (keepalived holds the VIPs)", Duration.ofSeconds(30));
             assertEquals(0, t1.createAll(FLOWS.range(0, 200)).failed());
             long end = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -87,7 +91,8 @@ class KeepalivedModeKernelTest {
             fw1.exec("sh", "-c", "kill -9 $(cat " + dir.resolve("fw1.pid") + " " + dir.resolve("fw1-vrrp.pid") + ")");
             k1.waitFor(10, TimeUnit.SECONDS);
             a2.awaitLog("active (keepalived holds the VIPs)", Duration.ofSeconds(30));
-            assertTrue(a2.log().contains("keepalived: INSTANCE \"VI_1\" MASTER"), a2.log());
+            assertTrue(a2.log().contains("keepalived: INSTANCE \"VI_1\" MASTER" + (script ? " (notify script)" : "")),
+                    a2.log());
             assertEquals(200, count(t2), "the mirrored flows are fw2's now");
             assertTrue(fw2.hasAddress("eth0", "10.60.1.254"),
                     "keepalived holds the VIP");
@@ -109,17 +114,21 @@ class KeepalivedModeKernelTest {
                 vips=10.60.1.254
                 keepalived.fifo=%s
                 keepalived.instance=VI_1
-                """.formatted(node, BROKER, dir.resolve(node + ".fifo")));
+                control.socket=%s
+                """.formatted(node, BROKER, dir.resolve(node + ".fifo"), dir.resolve(node + ".sock")));
     }
 
-    private Process keepalived(Host host, String node, int priority) throws Exception {
+    /** keepalived telling the agent through its FIFO, or (script) running {@code zaro keepalived-notify}. */
+    private Process keepalived(Host host, String node, int priority, boolean script) throws Exception {
         Path conf = dir.resolve(node + ".conf");
+        String notify = String.join(" ", ZaroCli.command("keepalived-notify", "--socket", dir.resolve(node + ".sock").toString()));
         Files.writeString(conf, """
                 global_defs {
                   vrrp_version 3
-                  notify_fifo %s
+                  %s
                 }
                 vrrp_instance VI_1 {
+                  %s
                   state BACKUP
                   interface eth0
                   virtual_router_id 60
@@ -129,7 +138,8 @@ class KeepalivedModeKernelTest {
                     10.60.1.254/24
                   }
                 }
-                """.formatted(dir.resolve(node + ".fifo"), priority));
+                """.formatted(script ? "" : "notify_fifo " + dir.resolve(node + ".fifo"),
+                script ? "notify \"" + notify + "\"" : "", priority));
         return host.spawn("keepalived", "--dont-fork", "--log-console", "--use-file=" + conf,
                 "--pid=" + dir.resolve(node + ".pid"), "--vrrp_pid=" + dir.resolve(node + "-vrrp.pid"));
     }

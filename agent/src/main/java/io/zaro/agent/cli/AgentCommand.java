@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -179,18 +180,47 @@ public final class AgentCommand implements Callable<Integer> {
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters,
                 Conntrack::open));
-        KeepalivedFifo fifo = new KeepalivedFifo(cfg.keepalived().fifo(), cfg.keepalived().instance(), roles::onTransition);
+        String instance = cfg.keepalived().instance();
+        KeepalivedFifo fifo = new KeepalivedFifo(cfg.keepalived().fifo(), instance, roles::onTransition);
+        ControlSocket control = null;
         try {
             roles.onTransition(VirtualRouter.State.BACKUP);
             fifo.start();
-            log.info("following keepalived's {} through {}", cfg.keepalived().instance(), cfg.keepalived().fifo());
+            control = new ControlSocket(cfg.controlSocket(), request -> keepalivedNotify(request, instance, roles));
+            log.info("following keepalived's {} through {} and notify scripts on {}", instance, cfg.keepalived().fifo(),
+                    cfg.controlSocket());
             return watch(stopping, counters, roles::failure, () -> "role=" + roles.role());
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot open the control socket " + cfg.controlSocket() + ": " + e.getMessage()
+                    + ": set control.socket to a path the agent may create", e);
         } finally {
+            if (control != null) {
+                control.close();
+            }
             roles.stopping();
             fifo.close();
             roles.close();
             publisher.close(Duration.ofSeconds(15));
         }
+    }
+
+    /**
+     * {@code zaro keepalived-notify}, run by keepalived as its notify script, passes on the
+     * transition as a FIFO line would say it.
+     */
+    private static String keepalivedNotify(String request, String instance, RoleController roles) {
+        String prefix = "keepalived ";
+        if (!request.startsWith(prefix)) {
+            return "error: unknown request '" + request + "': in keepalived mode the agent knows 'keepalived TYPE \"NAME\" STATE'";
+        }
+        String line = request.substring(prefix.length());
+        Optional<VirtualRouter.State> state = KeepalivedFifo.parse(line, instance);
+        if (state.isEmpty()) {
+            return "ignored: '" + line + "' is not a state of " + instance;
+        }
+        log.info("keepalived: {} (notify script)", line);
+        roles.onTransition(state.get());
+        return "following: " + line;
     }
 
     private int runStandby(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,

@@ -1,7 +1,5 @@
 package io.zaro.agent.cli;
 
-import io.zaro.agent.failover.ControlSocket;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -25,18 +23,6 @@ public final class HandoverCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        String answer;
-        try {
-            answer = ControlSocket.request(socket, "handover");
-        } catch (IOException e) {
-            throw new IllegalStateException("no agent answers on " + socket + " (" + e.getMessage()
-                    + "): is zaro agent running with role=vrrp, and is this its control.socket?", e);
-        }
-        if (answer.startsWith("error: ")) {
-            spec.commandLine().getErr().println("zaro: " + answer.substring("error: ".length()));
-            return 1;
-        }
-        spec.commandLine().getOut().println("zaro: " + answer);
-        return 0;
+        return ControlClient.ask(spec, socket, "handover", "vrrp");
     }
 }

@@ -65,8 +65,11 @@ public final class KeepalivedFifo implements AutoCloseable {
         thread.start();
     }
 
-    /** The state a FIFO line reports for {@code instance}; empty for another instance or an unknown line. */
-    static Optional<VirtualRouter.State> parse(String line, String instance) {
+    /**
+     * The state a FIFO line (or a notify script's arguments, joined the same way) reports for
+     * {@code instance}; empty for another instance or an unknown line.
+     */
+    public static Optional<VirtualRouter.State> parse(String line, String instance) {
         Matcher m = LINE.matcher(line.trim());
         if (!m.matches() || !m.group(2).equals(instance)) {
             return Optional.empty();
