@@ -95,6 +95,7 @@ kafka.bootstrap.servers=$broker:9092
 filter.sync.interface=sync0
 mirror.refresh.interval.seconds=5
 mirror.timeout.grace.seconds=15
+control.socket=$work/$2.sock
 EOF
   nsx "$1" java -jar "$root/agent/target/zaro.jar" agent --config "$work/$2.properties" --status-interval 5 \
     > "$work/$2.log" 2>&1 &

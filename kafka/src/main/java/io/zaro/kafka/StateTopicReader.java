@@ -3,6 +3,7 @@ package io.zaro.kafka;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Properties;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -23,6 +24,8 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 public final class StateTopicReader implements AutoCloseable {
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final List<TopicPartition> partitions;
+    /** The lag after the last poll, for other threads (the consumer is the reading thread's alone). */
+    private volatile long lastLag = -1;
 
     /**
      * Assigns every partition of the state topic and seeks to its beginning.
@@ -74,7 +77,7 @@ public final class StateTopicReader implements AutoCloseable {
                 throw new IllegalStateException("the state topic was not read to its end within " + deadline.toSeconds()
                         + " s (" + read + " records read): check that every partition has a leader");
             }
-            ConsumerRecords<byte[], byte[]> records = consumer.poll(pollTimeout);
+            ConsumerRecords<byte[], byte[]> records = poll(pollTimeout);
             read += records.count();
             if (!records.isEmpty()) {
                 batch.accept(records);
@@ -97,7 +100,25 @@ public final class StateTopicReader implements AutoCloseable {
 
     /** The next batch of records, possibly empty; throws {@link WakeupException} after {@link #wakeup()}. */
     public ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
-        return consumer.poll(timeout);
+        ConsumerRecords<byte[], byte[]> records = consumer.poll(timeout);
+        long lag = 0;
+        for (TopicPartition tp : partitions) {
+            OptionalLong l = consumer.currentLag(tp); // from the last fetch: no request to the broker
+            if (l.isEmpty()) {
+                return records;
+            }
+            lag += l.getAsLong();
+        }
+        lastLag = lag;
+        return records;
+    }
+
+    /**
+     * The records the reader was behind the end of the topic at its last poll, summed over
+     * partitions; -1 before it knows. Safe from any thread.
+     */
+    public long lastLag() {
+        return lastLag;
     }
 
     /** How many records the reader is behind the end of the topic, summed over partitions. */

@@ -4,6 +4,7 @@ import io.zaro.agent.config.AgentConfig;
 import io.zaro.agent.failover.ControlSocket;
 import io.zaro.agent.failover.KeepalivedFifo;
 import io.zaro.agent.failover.RoleController;
+import io.zaro.agent.metrics.AgentMetrics;
 import io.zaro.agent.mirror.Capture;
 import io.zaro.agent.vrrp.VirtualRouter;
 import io.zaro.agent.vrrp.Vips;
@@ -28,6 +29,9 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
 import org.apache.kafka.clients.admin.Admin;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -78,17 +82,30 @@ public final class AgentCommand implements Callable<Integer> {
         }, "zaro-stop");
         Runtime.getRuntime().addShutdownHook(hook);
         MirrorCounters counters = new MirrorCounters();
-        try (ConntrackTable table = Conntrack.open()) {
+        Live live = new Live();
+        try (ConntrackTable table = Conntrack.open();
+             AgentMetrics metrics = new AgentMetrics(new AgentMetrics.Sources(cfg.nodeId(), counters, () -> live.role.get(),
+                     () -> live.vrrp == null ? null : live.vrrp.state(), () -> live.queueDepth.getAsLong(),
+                     () -> live.kafkaLag.getAsLong()));
+             ControlSocket control = control(cfg, request -> request.equals("status")
+                     ? AgentStatus.of(cfg, counters, live.role.get(), live.vrrp, live.queueDepth.getAsLong(),
+                             live.kafkaLag.getAsLong())
+                     : live.requests.apply(request))) {
+            if (cfg.metricsListen() != null) {
+                metrics.start(cfg.metricsListen());
+                log.info("metrics on http://{}/metrics", formatAddress(cfg.metricsListen()));
+            }
+            live.metrics = metrics;
             if (cfg.role() == AgentConfig.Role.ACTIVE) {
-                return runActive(cfg, filter, topics, table, counters, stopping);
+                return runActive(cfg, filter, topics, table, counters, stopping, live);
             }
             if (cfg.role() == AgentConfig.Role.VRRP) {
-                return runVrrp(cfg, filter, topics, table, counters, stopping);
+                return runVrrp(cfg, filter, topics, table, counters, stopping, live);
             }
             if (cfg.role() == AgentConfig.Role.KEEPALIVED) {
-                return runKeepalived(cfg, filter, topics, table, counters, stopping);
+                return runKeepalived(cfg, filter, topics, table, counters, stopping, live);
             }
-            return runStandby(cfg, filter, topics, table, counters, stopping);
+            return runStandby(cfg, filter, topics, table, counters, stopping, live);
         } finally {
             log.info("stopped; {}", counters);
             stopped.countDown();
@@ -96,7 +113,7 @@ public final class AgentCommand implements Callable<Integer> {
     }
 
     private int runActive(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,
-                          CountDownLatch stopping) throws InterruptedException {
+                          CountDownLatch stopping, Live live) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
         Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
@@ -105,6 +122,8 @@ public final class AgentCommand implements Callable<Integer> {
             try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60))) {
                 capture.start(state, STARTUP_READ_TIMEOUT);
             }
+            live.role = () -> "active";
+            live.queueDepth = capture::queueDepth;
             log.info("publishing");
             return watch(stopping, counters, capture::failure, () -> "queue=" + capture.queueDepth());
         } finally {
@@ -114,7 +133,7 @@ public final class AgentCommand implements Callable<Integer> {
     }
 
     private int runVrrp(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,
-                        CountDownLatch stopping) throws InterruptedException {
+                        CountDownLatch stopping, Live live) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
         AgentConfig.Vrrp v = cfg.vrrp();
         List<java.net.InetAddress> addresses = v.vips().stream().map(AgentConfig.Vip::address).toList();
@@ -130,20 +149,19 @@ public final class AgentCommand implements Callable<Integer> {
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters, Conntrack::open));
         VrrpInstance vrrp = new VrrpInstance(new VrrpInstance.Setup(v.interfaceName(), new VirtualRouter.Settings(
                 v.virtualRouterId(), v.priority(), v.intervalCentis(), v.preempt(), primary), v.advertised(), v.unicastPeers(),
-                v.trackedInterfaces(), v.scripts()), roles::onTransition);
-        ControlSocket control = null;
+                v.trackedInterfaces(), v.scripts()), state -> {
+                    live.metrics.transition(state);
+                    roles.onTransition(state);
+                });
+        live.follow(roles);
+        live.vrrp = vrrp;
+        live.requests = request -> handover(request, roles, vrrp);
         try {
             vrrp.start();
-            control = new ControlSocket(cfg.controlSocket(), request -> handover(request, roles, vrrp));
             return watch(stopping, counters, () -> vrrp.failure() != null ? vrrp.failure() : roles.failure(),
                     () -> "role=" + roles.role());
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot open the control socket " + cfg.controlSocket() + ": " + e.getMessage()
-                    + ": set control.socket to a path the agent may create", e);
         } finally {
-            if (control != null) {
-                control.close();
-            }
+            live.requests = Live.NONE;
             roles.stopping();
             vrrp.close(); // a master advertises priority 0: the peer takes over within its skew time
             roles.close();
@@ -154,7 +172,7 @@ public final class AgentCommand implements Callable<Integer> {
     /** {@code zaro handover}: publish everything, then hand the VIPs over with a priority-0 advertisement. */
     private static String handover(String request, RoleController roles, VrrpInstance vrrp) {
         if (!request.equals("handover")) {
-            return "error: unknown request '" + request + "': the agent knows 'handover'";
+            return "error: unknown request '" + request + "': the agent knows 'status' and 'handover'";
         }
         try {
             if (!roles.drain(Duration.ofSeconds(10))) {
@@ -173,7 +191,7 @@ public final class AgentCommand implements Callable<Integer> {
 
     /** keepalived mode: keepalived holds the VIPs; the role follows its notify FIFO, standby until it speaks. */
     private int runKeepalived(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table,
-                              MirrorCounters counters, CountDownLatch stopping) throws InterruptedException {
+                              MirrorCounters counters, CountDownLatch stopping, Live live) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
         Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
@@ -181,22 +199,21 @@ public final class AgentCommand implements Callable<Integer> {
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters,
                 Conntrack::open));
         String instance = cfg.keepalived().instance();
-        KeepalivedFifo fifo = new KeepalivedFifo(cfg.keepalived().fifo(), instance, roles::onTransition);
-        ControlSocket control = null;
+        java.util.function.Consumer<VirtualRouter.State> transition = state -> {
+            live.metrics.transition(state);
+            roles.onTransition(state);
+        };
+        KeepalivedFifo fifo = new KeepalivedFifo(cfg.keepalived().fifo(), instance, transition);
+        live.follow(roles);
+        live.requests = request -> keepalivedNotify(request, instance, transition);
         try {
             roles.onTransition(VirtualRouter.State.BACKUP);
             fifo.start();
-            control = new ControlSocket(cfg.controlSocket(), request -> keepalivedNotify(request, instance, roles));
             log.info("following keepalived's {} through {} and notify scripts on {}", instance, cfg.keepalived().fifo(),
                     cfg.controlSocket());
             return watch(stopping, counters, roles::failure, () -> "role=" + roles.role());
-        } catch (java.io.IOException e) {
-            throw new IllegalStateException("cannot open the control socket " + cfg.controlSocket() + ": " + e.getMessage()
-                    + ": set control.socket to a path the agent may create", e);
         } finally {
-            if (control != null) {
-                control.close();
-            }
+            live.requests = Live.NONE;
             roles.stopping();
             fifo.close();
             roles.close();
@@ -208,10 +225,12 @@ public final class AgentCommand implements Callable<Integer> {
      * {@code zaro keepalived-notify}, run by keepalived as its notify script, passes on the
      * transition as a FIFO line would say it.
      */
-    private static String keepalivedNotify(String request, String instance, RoleController roles) {
+    private static String keepalivedNotify(String request, String instance,
+                                           java.util.function.Consumer<VirtualRouter.State> transition) {
         String prefix = "keepalived ";
         if (!request.startsWith(prefix)) {
-            return "error: unknown request '" + request + "': in keepalived mode the agent knows 'keepalived TYPE \"NAME\" STATE'";
+            return "error: unknown request '" + request + "': in keepalived mode the agent knows 'status' and "
+                    + "'keepalived TYPE \"NAME\" STATE'";
         }
         String line = request.substring(prefix.length());
         Optional<VirtualRouter.State> state = KeepalivedFifo.parse(line, instance);
@@ -219,18 +238,52 @@ public final class AgentCommand implements Callable<Integer> {
             return "ignored: '" + line + "' is not a state of " + instance;
         }
         log.info("keepalived: {} (notify script)", line);
-        roles.onTransition(state.get());
+        transition.accept(state.get());
         return "following: " + line;
     }
 
     private int runStandby(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table, MirrorCounters counters,
-                           CountDownLatch stopping) throws InterruptedException {
+                           CountDownLatch stopping, Live live) throws InterruptedException {
         try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60));
              Injector injector = new Injector(table, state, cfg.nodeId(), filter, cfg.timeoutGrace(), counters,
                      Clock.systemUTC())) {
             injector.start(STARTUP_READ_TIMEOUT);
+            live.role = () -> "standby";
+            live.kafkaLag = state::lastLag;
             return watch(stopping, counters, injector::failure, () -> "");
         }
+    }
+
+    /** What the metrics and {@code zaro status} read, set by whichever role runs. */
+    static final class Live {
+        static final Function<String, String> NONE = r -> "error: unknown request '" + r + "': the agent knows 'status'";
+        volatile Supplier<String> role = () -> "none";
+        volatile VrrpInstance vrrp;
+        volatile LongSupplier queueDepth = () -> 0;
+        volatile LongSupplier kafkaLag = () -> -1;
+        volatile Function<String, String> requests = NONE;
+        volatile AgentMetrics metrics;
+
+        /** Role, queue and lag from a node that switches roles. */
+        void follow(RoleController roles) {
+            role = roles::role;
+            queueDepth = roles::queueDepth;
+            kafkaLag = roles::kafkaLag;
+        }
+    }
+
+    private static ControlSocket control(AgentConfig cfg, Function<String, String> handler) {
+        try {
+            return new ControlSocket(cfg.controlSocket(), handler);
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("cannot open the control socket " + cfg.controlSocket() + ": " + e.getMessage()
+                    + ": set control.socket to a path the agent may create", e);
+        }
+    }
+
+    private static String formatAddress(java.net.InetSocketAddress a) {
+        String host = a.getAddress().getHostAddress();
+        return (host.contains(":") ? "[" + host + "]" : host) + ":" + a.getPort();
     }
 
     /** The capture of this node: its events, less those its own socket (the injector's) caused. */

@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 @Command(name = "zaro", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Connection mirroring for Linux routers and firewalls.",
         subcommands = {AgentCommand.class, ConntrackCommand.class, HandoverCommand.class, KafkaCommand.class,
-                KeepalivedNotifyCommand.class, VrrpCommand.class})
+                KeepalivedNotifyCommand.class, StatusCommand.class, VrrpCommand.class})
 public final class ZaroCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

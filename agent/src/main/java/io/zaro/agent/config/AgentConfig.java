@@ -43,11 +43,13 @@ import java.util.function.Function;
  * @param ignoreOwnAddresses whether flows to and from this node's own addresses are left out
  * @param syncInterface the sync link's interface, whose networks are left out; null for none
  * @param vips floating addresses: never counted among the node's own addresses
+ * @param metricsListen where the Prometheus endpoint listens; null for none
  */
 public record AgentConfig(String nodeId, Role role, Properties kafka, String topicPrefix, int partitions,
                           short replicationFactor, int receiveBufferBytes, int queueCapacity, Duration refreshInterval,
                           Duration timeoutGrace, FlowFilter filter, boolean ignoreOwnAddresses, String syncInterface,
-                          List<InetAddress> vips, Vrrp vrrp, Keepalived keepalived, java.nio.file.Path controlSocket) {
+                          List<InetAddress> vips, Vrrp vrrp, Keepalived keepalived, java.nio.file.Path controlSocket,
+                          java.net.InetSocketAddress metricsListen) {
 
     /**
      * What a node does: the active publishes its table, a standby injects the active's; with
@@ -139,6 +141,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("vrrp.track.rise", "2", "with role=vrrp: successes in a row that end the FAULT"),
             new Key("keepalived.fifo", "/run/zaro/keepalived.fifo", "with role=keepalived: keepalived's notify_fifo"),
             new Key("control.socket", "/run/zaro/control.sock", "the agent's control socket (zaro handover talks to it)"),
+            new Key("metrics.listen", "127.0.0.1:9740", "ADDRESS:PORT of the Prometheus metrics endpoint (/metrics); "
+                    + "off for none"),
             new Key("keepalived.instance", "", "with role=keepalived: the vrrp_instance (or sync group) to follow"));
 
     /** A configuration key. */
@@ -273,7 +277,35 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         }
         return new AgentConfig(nodeId, role, kafka, prefix, partitions, replication, buffer, queue,
                 Duration.ofSeconds(refresh), Duration.ofSeconds(grace), filter, ignoreOwn, sync.isEmpty() ? null : sync, vips,
-                vrrp, keepalived, java.nio.file.Path.of(v.get("control.socket")));
+                vrrp, keepalived, java.nio.file.Path.of(v.get("control.socket")), metricsListen(v));
+    }
+
+    /** {@code metrics.listen}: {@code ADDRESS:PORT}, an IPv6 address in brackets; {@code off} for none. */
+    private static java.net.InetSocketAddress metricsListen(Values v) {
+        String text = v.get("metrics.listen").strip();
+        if (text.equals("off")) {
+            return null;
+        }
+        int colon = text.lastIndexOf(':');
+        String what = "ADDRESS:PORT such as 127.0.0.1:9740 or [::1]:9740, or off for no endpoint";
+        if (colon <= 0) {
+            throw v.bad("metrics.listen", what);
+        }
+        String host = text.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        } else if (host.contains(":")) {
+            throw v.bad("metrics.listen", what);
+        }
+        try {
+            int port = Integer.parseInt(text.substring(colon + 1));
+            if (port < 1 || port > 65535) {
+                throw new NumberFormatException();
+            }
+            return new java.net.InetSocketAddress(Cidr.literalAddress(host), port);
+        } catch (IllegalArgumentException e) {
+            throw v.bad("metrics.listen", what);
+        }
     }
 
     private static Vrrp vrrp(Values v) {

@@ -55,10 +55,10 @@ public final class RoleController implements AutoCloseable {
         return t;
     });
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
-    // Owned by the worker thread.
-    private Capture capture;
-    private Injector injector;
-    private StateTopicReader injectorReader;
+    // Written by the worker thread only; volatile for the metrics and status readers.
+    private volatile Capture capture;
+    private volatile Injector injector;
+    private volatile StateTopicReader injectorReader;
     private volatile String role = "none";
     private volatile boolean stopping;
 
@@ -111,6 +111,18 @@ public final class RoleController implements AutoCloseable {
 
     public String role() {
         return role;
+    }
+
+    /** Events waiting in the capture's queue; 0 when not active. */
+    public long queueDepth() {
+        Capture c = capture;
+        return c == null ? 0 : c.queueDepth();
+    }
+
+    /** Records the injector is behind the state topic's end; -1 when not mirroring. */
+    public long kafkaLag() {
+        StateTopicReader r = injectorReader;
+        return r == null ? -1 : r.lastLag();
     }
 
     public Throwable failure() {

@@ -80,6 +80,7 @@ public final class VrrpInstance implements AutoCloseable {
     private final TrackScripts scripts;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean running;
+    private volatile Peer lastHeard;
     private long discarded;
     private long sendFailures;
     /** A handover asked for by another thread, answered by the VRRP thread (which owns the router). */
@@ -157,6 +158,19 @@ public final class VrrpInstance implements AutoCloseable {
 
     public VirtualRouter.State state() {
         return router.state();
+    }
+
+    /** A peer's last valid advertisement for this virtual router: who, its priority, when (epoch ms). */
+    public record Peer(InetAddress address, int priority, long heardMillis) {
+    }
+
+    /** The last peer heard, or null when none has been. */
+    public Peer lastHeard() {
+        return lastHeard;
+    }
+
+    public Setup setup() {
+        return setup;
     }
 
     public Throwable failure() {
@@ -248,6 +262,7 @@ public final class VrrpInstance implements AutoCloseable {
         if (adv.virtualRouterId() != settings.virtualRouterId()) {
             return;
         }
+        lastHeard = new Peer(d.source(), adv.priority(), System.currentTimeMillis());
         router.receive(adv, d.source(), now);
     }
 

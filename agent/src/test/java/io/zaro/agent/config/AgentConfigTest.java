@@ -24,6 +24,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -109,6 +110,19 @@ class AgentConfigTest {
         assertTrue(c.ignoreOwnAddresses());
         assertNull(c.syncInterface());
         assertEquals(List.of(), c.vips());
+        assertEquals(new InetSocketAddress(InetAddress.getLoopbackAddress(), 9740), c.metricsListen());
+    }
+
+    @Test
+    void theMetricsEndpointListensWhereToldOrNowhere() throws Exception {
+        assertEquals(new InetSocketAddress(InetAddress.getByName("::1"), 9100), parse("metrics.listen=[::1]:9100\n").metricsListen());
+        assertEquals(new InetSocketAddress(InetAddress.getByName("10.99.0.1"), 80), parse("metrics.listen=10.99.0.1:80\n")
+                .metricsListen());
+        assertNull(parse("metrics.listen=off\n").metricsListen());
+        for (String bad : List.of("9740", "localhost:9740", "::1:9740", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:x")) {
+            ConfigException e = assertThrows(ConfigException.class, () -> parse("metrics.listen=" + bad + "\n"), bad);
+            assertOneSentenceNaming("metrics.listen", e);
+        }
     }
 
     static Stream<Key> keysWithDefaults() {
@@ -269,7 +283,8 @@ class AgentConfigTest {
         Properties given = new Properties();
         given.setProperty("bootstrap.servers", "192.0.2.10:9092");
         AgentConfig c = new AgentConfig("fw1", Role.ACTIVE, given, "zaro", 6, (short) 1, 4096, 16,
-                Duration.ofSeconds(30), Duration.ofSeconds(90), FlowFilter.all(), true, null, List.of(), null, null, Path.of("/run/zaro/control.sock"));
+                Duration.ofSeconds(30), Duration.ofSeconds(90), FlowFilter.all(), true, null, List.of(), null, null, Path.of("/run/zaro/control.sock"),
+                null);
         given.setProperty("acks", "0");
         c.kafka().setProperty("acks", "1");
         assertNull(c.kafka().getProperty("acks"));

@@ -26,12 +26,17 @@ public final class AgentProcess implements AutoCloseable {
         this.process = process;
     }
 
-    /** Writes {@code config} to a file and starts the agent on it in {@code host}, logging to a file. */
+    /**
+     * Writes {@code config} to a file and starts the agent on it in {@code host}, logging to a
+     * file. Without a {@code control.socket} the agent gets one of its own beside its config: the
+     * default path is one per machine, not per namespace.
+     */
     public static AgentProcess start(Host host, String config) {
         try {
             Path dir = Files.createTempDirectory("zaro-agent");
             Path file = dir.resolve("zaro.properties");
-            Files.writeString(file, config);
+            Files.writeString(file, config.contains("control.socket=") ? config
+                    : config.stripTrailing() + "\ncontrol.socket=" + dir.resolve("control.sock") + "\n");
             Path log = Files.createFile(dir.resolve("agent.log"));
             String command = String.join(" ", ZaroCli.command("agent", "--config", file.toString(), "--status-interval", "1"))
                     + " >> " + log + " 2>&1";
