@@ -5,19 +5,24 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.io.PrintWriter;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
+import java.net.PortUnreachableException;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Long-lived TCP connections for failover tests, in one process: each connection sends a line
- * every interval to an echo server and appends the arrival time (nanoseconds, this process's
- * clock) of each echo to {@code DIR/conn-I}, so a test can see which connections go on and how
- * long each stalled. Runs until killed.
+ * Long-lived TCP connections and UDP flows for failover tests, in one process: each flow sends a
+ * line every interval to an echo server and appends the arrival time (nanoseconds of
+ * {@link System#nanoTime()}, the machine's monotonic clock, which every process on it shares) of
+ * each echo to {@code DIR/conn-I}, so a test can see which flows go on and how long each stalled.
+ * TCP connections are {@code conn-0} to {@code conn-(CONNECTIONS-1)}; UDP flow {@code j} (to port
+ * {@code UDP_PORT + j}) writes {@code conn-(CONNECTIONS+j)}. Runs until killed.
  *
- * <p>Usage: {@code EchoClients HOST PORT CONNECTIONS INTERVAL_MS DIR}
+ * <p>Usage: {@code EchoClients HOST PORT CONNECTIONS INTERVAL_MS DIR [UDP_PORT UDP_FLOWS]}
  */
 public final class EchoClients {
     private EchoClients() {
@@ -29,15 +34,22 @@ public final class EchoClients {
         int connections = Integer.parseInt(args[2]);
         long intervalMs = Long.parseLong(args[3]);
         Path dir = Path.of(args[4]);
+        int udpPort = args.length > 6 ? Integer.parseInt(args[5]) : 0;
+        int udpFlows = args.length > 6 ? Integer.parseInt(args[6]) : 0;
         for (int i = 0; i < connections; i++) {
             Socket s = new Socket();
             s.setTcpNoDelay(true);
             s.connect(new InetSocketAddress(host, port), 10_000);
             Path out = dir.resolve("conn-" + i);
-            Thread reader = new Thread(() -> read(s, out), "echo-read-" + i);
-            Thread writer = new Thread(() -> write(s, intervalMs), "echo-write-" + i);
-            reader.start();
-            writer.start();
+            new Thread(() -> read(s, out), "echo-read-" + i).start();
+            new Thread(() -> write(s, intervalMs), "echo-write-" + i).start();
+        }
+        for (int j = 0; j < udpFlows; j++) {
+            DatagramSocket s = new DatagramSocket();
+            s.connect(new InetSocketAddress(host, udpPort + j));
+            Path out = dir.resolve("conn-" + (connections + j));
+            new Thread(() -> receive(s, out), "echo-receive-" + j).start();
+            new Thread(() -> send(s, intervalMs), "echo-send-" + j).start();
         }
         Thread.currentThread().join();
     }
@@ -64,6 +76,40 @@ public final class EchoClients {
             }
         } catch (IOException | InterruptedException e) {
             // the connection ended
+        }
+    }
+
+    /** Records each datagram that comes back; an ICMP error (port unreachable while a path is down) is skipped. */
+    private static void receive(DatagramSocket s, Path out) {
+        byte[] buffer = new byte[64];
+        try (PrintWriter times = new PrintWriter(Files.newBufferedWriter(out), false)) {
+            while (true) {
+                try {
+                    s.receive(new DatagramPacket(buffer, buffer.length));
+                } catch (PortUnreachableException e) {
+                    continue;
+                }
+                times.println(System.nanoTime());
+                times.flush();
+            }
+        } catch (IOException e) {
+            // the socket closed
+        }
+    }
+
+    private static void send(DatagramSocket s, long intervalMs) {
+        byte[] line = "x\n".getBytes(StandardCharsets.US_ASCII);
+        try {
+            while (true) {
+                try {
+                    s.send(new DatagramPacket(line, line.length));
+                } catch (PortUnreachableException e) {
+                    // an earlier datagram was refused: keep sending, as an application would
+                }
+                Thread.sleep(intervalMs);
+            }
+        } catch (IOException | InterruptedException e) {
+            // the socket closed
         }
     }
 }

@@ -1,0 +1,110 @@
+package io.zaro.tests.bench;
+
+import io.zaro.tests.netns.Cmd;
+import io.zaro.tests.netns.FailoverLab;
+import io.zaro.tests.netns.FailoverLab.Failover;
+import io.zaro.tests.netns.FailoverLab.Flow;
+import io.zaro.tests.netns.FailoverLab.Switch;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The longest stall per flow at a takeover, detection included, as issue 5 asks it to be
+ * measured, in {@link FailoverLab}'s topology (client -- fw1 / fw2 -- server, strict rulesets,
+ * two VIPs, agents with {@code role=vrrp} mirroring through the project's broker).
+ *
+ * <p>Three scenarios, each run REPETITIONS times with fresh agents, topics and tables: fw1's
+ * agent killed with -9 and its links taken down, with advertisements every 1 s and every 0.1 s;
+ * and {@code zaro handover} on fw1 with advertisements every 0.1 s. In each run CONNECTIONS TCP
+ * connections (one client process) and UDP_FLOWS UDP flows send a line every 0.2 s. A flow
+ * <b>went on</b> when it had at least 10 echoes from 3 s to 10 s after fw2 took over; its
+ * <b>stall</b> is its longest time without an echo from its last echo before the switch (the
+ * kill or the handover request) until 10 s after the takeover. p50, p99 and max are over the
+ * flows that went on, TCP and UDP together, all runs of the scenario pooled, and then for the UDP
+ * flows alone (a UDP flow resumes as soon as fw2 forwards; a TCP connection waits for its next
+ * retransmission); when nothing happens the gap is 0.2 s.
+ *
+ * <p>Usage: {@code FailoverBenchmark [CONNECTIONS] [REPETITIONS] [UDP_FLOWS]}, default {@code 100 3 3}.
+ */
+public final class FailoverBenchmark {
+    private record Scenario(String name, int intervalCentis, Switch how) {
+    }
+
+    private static final List<Scenario> SCENARIOS = List.of(
+            new Scenario("kill -9, advertisements every 1 s", 100, Switch.KILL),
+            new Scenario("kill -9, advertisements every 0.1 s", 10, Switch.KILL),
+            new Scenario("`zaro handover`, advertisements every 0.1 s", 10, Switch.HANDOVER));
+
+    private FailoverBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int connections = args.length > 0 ? Integer.parseInt(args[0]) : 100;
+        int repetitions = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        int udpFlows = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        List<String> rows = new ArrayList<>();
+        System.err.println("starting the lab and the broker...");
+        try (FailoverLab lab = new FailoverLab(connections, udpFlows)) {
+            int run = 0;
+            for (Scenario s : SCENARIOS) {
+                List<Failover> runs = new ArrayList<>();
+                for (int r = 1; r <= repetitions; r++) {
+                    String topics = "bench" + ++run;
+                    System.err.printf("%s, run %d of %d...%n", s.name(), r, repetitions);
+                    try {
+                        Failover f = lab.failover(topics, topics, s.intervalCentis(), s.how());
+                        runs.add(f);
+                        System.err.printf(Locale.ROOT, "  %s: fw2's agent logged the takeover %d ms after the switch%n",
+                                summary(List.of(f)), f.takeoverNanos() / 1_000_000);
+                    } catch (AssertionError | RuntimeException e) {
+                        System.err.println("  run failed: " + e.getMessage());
+                    }
+                }
+                rows.add(String.format(Locale.ROOT, "| %s | %d/%d | %s |", s.name(), runs.size(), repetitions, summary(runs)));
+            }
+        }
+        System.out.println();
+        System.out.println("| scenario | runs | TCP went on | UDP went on | stall p50 | stall p99 | stall max | UDP stall p50 / max |");
+        System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
+        rows.forEach(System.out::println);
+        System.out.println();
+        System.out.println("Machine: " + Runtime.getRuntime().availableProcessors() + " CPUs, kernel "
+                + Cmd.run(List.of("uname", "-r")).stdout().trim() + ", Java " + Runtime.version() + "; "
+                + connections + " TCP connections and " + udpFlows + " UDP flows per run, a line every "
+                + FailoverLab.ECHO_INTERVAL_MS + " ms");
+    }
+
+    /**
+     * "TCP x/N | UDP x/M | p50 | p99 | max | UDP p50 / max" over the runs, the stalls of the flows
+     * that went on: all of them, then the UDP flows alone, which have no retransmission back-off.
+     */
+    private static String summary(List<Failover> runs) {
+        if (runs.isEmpty()) {
+            return "- | - | - | - | - | -";
+        }
+        List<Flow> flows = runs.stream().flatMap(r -> r.flows().stream()).toList();
+        long tcp = flows.stream().filter(Flow::tcp).count();
+        long udp = flows.size() - tcp;
+        long tcpOn = flows.stream().filter(f -> f.tcp() && f.wentOn()).count();
+        long udpOn = flows.stream().filter(f -> !f.tcp() && f.wentOn()).count();
+        long[] stalls = flows.stream().filter(Flow::wentOn).mapToLong(Flow::stallNanos).sorted().toArray();
+        long[] udpStalls = flows.stream().filter(f -> !f.tcp() && f.wentOn()).mapToLong(Flow::stallNanos).sorted().toArray();
+        return String.format(Locale.ROOT, "%d/%d | %d/%d | %s | %s | %s | %s / %s", tcpOn, tcp, udpOn, udp,
+                ms(percentile(stalls, 0.50)), ms(percentile(stalls, 0.99)), ms(percentile(stalls, 1.0)),
+                ms(percentile(udpStalls, 0.50)), ms(percentile(udpStalls, 1.0)));
+    }
+
+    /** Nearest rank; -1 when there is nothing to rank. */
+    private static long percentile(long[] sorted, double p) {
+        if (sorted.length == 0) {
+            return -1;
+        }
+        int rank = (int) Math.ceil(p * sorted.length);
+        return sorted[Math.max(0, rank - 1)];
+    }
+
+    private static String ms(long nanos) {
+        return nanos < 0 ? "-" : String.format(Locale.ROOT, "%,d ms", nanos / 1_000_000);
+    }
+}

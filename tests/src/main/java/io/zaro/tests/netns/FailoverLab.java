@@ -1,0 +1,302 @@
+package io.zaro.tests.netns;
+
+import io.zaro.tests.traffic.EchoClients;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * The failover topology of issue 5, for {@code FailoverKernelTest} and {@code FailoverBenchmark}:
+ * client -- fw1 / fw2 -- server, with fw1, fw2 and a broker namespace on a sync bridge. Both
+ * firewalls have a strict ruleset (policy drop, {@code ct state invalid drop}, new connections
+ * only from the client side, SNAT to a VIP, {@code nf_conntrack_tcp_loose=0}), and zaro agents
+ * with {@code role=vrrp} move two VIPs: the client's gateway and the SNAT address. The server
+ * echoes TCP on port {@value #TCP_PORT} and UDP on the ports from {@value #UDP_PORT}.
+ *
+ * <p>{@link #failover} starts both agents, runs the flows through fw1, switches to fw2 and
+ * measures each flow; the lab is closed (namespaces, broker, processes) by {@link #close()}.
+ */
+public final class FailoverLab implements AutoCloseable {
+    /** How a run moves the VIPs from fw1 to fw2. */
+    public enum Switch {
+        /** fw1's agent is killed with -9 and fw1's links are taken down: fw2 detects the silence. */
+        KILL,
+        /** {@code zaro handover} over fw1's control socket: publish everything, then priority 0. */
+        HANDOVER
+    }
+
+    /**
+     * One flow of a run. {@code echoesAfter} counts its echoes from {@value #WINDOW_FROM_SECONDS}
+     * s to {@value #WINDOW_TO_SECONDS} s after fw2 took over. {@code stallNanos} is the longest
+     * time without an echo from the flow's last echo before the switch until the end of that
+     * window (an open gap at the end counts): for a flow that went on, the stall at the switch,
+     * detection and takeover included; for one that died, at least the time since it died.
+     */
+    public record Flow(int index, boolean tcp, long echoesAfter, long stallNanos) {
+        /** Went on through fw2: at least 10 echoes in the window, where about 35 come when nothing happens. */
+        public boolean wentOn() {
+            return echoesAfter >= 10;
+        }
+    }
+
+    /**
+     * One run: {@code takeoverNanos} is the time from the switch until fw2's agent logged that it
+     * holds the VIPs and publishes (as this process saw it, polling every 100 ms; for a handover
+     * it includes starting the {@code zaro handover} JVM); the TCP connections come first in
+     * {@code flows}, then the UDP flows.
+     */
+    public record Failover(Switch how, int intervalCentis, long takeoverNanos, List<Flow> flows) {
+        public List<Flow> tcp() {
+            return flows.stream().filter(Flow::tcp).toList();
+        }
+
+        public List<Flow> udp() {
+            return flows.stream().filter(f -> !f.tcp()).toList();
+        }
+    }
+
+    public static final int TCP_PORT = 7000;
+    public static final int UDP_PORT = 7100;
+    /** Each flow sends a line this often (milliseconds): the gap between echoes when nothing happens. */
+    public static final int ECHO_INTERVAL_MS = 200;
+    static final int WINDOW_FROM_SECONDS = 3;
+    static final int WINDOW_TO_SECONDS = 10;
+    private static final String BROKER = "10.99.0.10";
+    private static final String SERVER = "10.50.2.2";
+    private static final String GATEWAY_VIP = "10.50.1.254";
+
+    private final int connections;
+    private final int udpFlows;
+    private final Lab lab;
+    private final Host client;
+    private final Host fw1;
+    private final Host fw2;
+    private final BrokerFixture broker;
+
+    /** Builds the topology and starts the broker and the echo servers for {@code connections} TCP and {@code udpFlows} UDP flows. */
+    public FailoverLab(int connections, int udpFlows) {
+        this.connections = connections;
+        this.udpFlows = udpFlows;
+        lab = new Lab();
+        BrokerFixture started = null;
+        try {
+            Host kafka = lab.host("kafka");
+            client = lab.host("client");
+            fw1 = lab.host("fw1");
+            fw2 = lab.host("fw2");
+            Host server = lab.host("server");
+            lab.bridge("lan", "eth0", client, fw1, fw2);
+            lab.bridge("wan", "eth1", fw1, fw2, server);
+            lab.bridge("sync", "sync0", fw1, fw2, kafka);
+            client.address("eth0", "10.50.1.2/24").route("default", GATEWAY_VIP);
+            server.address("eth1", SERVER + "/24");
+            int n = 1;
+            for (Host fw : List.of(fw1, fw2)) {
+                fw.address("eth0", "10.50.1." + (10 + n) + "/24").address("eth1", "10.50.2." + (10 + n) + "/24")
+                        .address("sync0", "10.99.0." + n + "/24").forwarding()
+                        .sysctl("net.netfilter.nf_conntrack_tcp_loose", "0");
+                fw.nft("""
+                        table inet zaro_fw {
+                          chain forward { type filter hook forward priority 0; policy drop;
+                            ct state invalid drop
+                            ct state established,related accept
+                            iifname "eth0" oifname "eth1" ct state new accept
+                          }
+                        }
+                        table ip zaro_nat {
+                          chain post { type nat hook postrouting priority 100; oifname "eth1" snat to 10.50.2.254; }
+                        }
+                        """);
+                n++;
+            }
+            kafka.address("sync0", BROKER + "/24");
+            started = new BrokerFixture(kafka, BROKER);
+            server.spawn("socat", "TCP4-LISTEN:" + TCP_PORT + ",fork,reuseaddr,backlog=" + Math.max(256, connections), "PIPE");
+            for (int i = 0; i < udpFlows; i++) {
+                server.spawn("socat", "UDP4-LISTEN:" + (UDP_PORT + i) + ",reuseaddr,fork", "PIPE");
+            }
+        } catch (RuntimeException | Error e) {
+            lab.close();
+            throw e;
+        }
+        broker = started;
+    }
+
+    /**
+     * Starts fw1's agent (priority 150) on topics {@code fw1Topics} and fw2's (100) on
+     * {@code fw2Topics}, both advertising every {@code intervalCentis} hundredths of a second;
+     * waits until fw1 alone holds the VIPs; runs the flows through fw1 until each has more than
+     * 5 echoes; switches {@code how}; waits until fw2's agent holds the VIPs; measures the flows
+     * for {@value #WINDOW_TO_SECONDS} s; stops the flows and the agents. Different topics make
+     * a control run without mirroring. Each run starts with both firewalls' links up and their
+     * tables empty; use fresh topics for each run.
+     */
+    public Failover failover(String fw1Topics, String fw2Topics, int intervalCentis, Switch how)
+            throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("zaro-failover");
+        List<AgentProcess> agents = new ArrayList<>();
+        Process traffic = null;
+        try {
+            for (Host fw : List.of(fw1, fw2)) {
+                fw.execOk("ip", "link", "set", "eth0", "up");
+                fw.execOk("ip", "link", "set", "eth1", "up");
+                fw.exec("conntrack", "-F");
+            }
+            AgentProcess a1 = agent(agents, fw1, "fw1", 150, fw1Topics, intervalCentis, dir);
+            AgentProcess a2 = agent(agents, fw2, "fw2", 100, fw2Topics, intervalCentis, dir);
+            a1.awaitLog("active: VIPs held", Duration.ofSeconds(60));
+            a2.awaitLog("standby: VIPs released", Duration.ofSeconds(60));
+            // fw2 may be master for a moment while fw1's JVM starts; wait until fw1 holds the VIPs alone.
+            long settle = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+            while ((!hasVip(fw1) || hasVip(fw2)) && System.nanoTime() < settle) {
+                Thread.sleep(100);
+            }
+            check(hasVip(fw1) && !hasVip(fw2), "fw1 is master before the failover");
+
+            String classes = classPath();
+            String java = ProcessHandle.current().info().command().orElse("java");
+            traffic = client.spawn(java, "-cp", classes, EchoClients.class.getName(), SERVER, Integer.toString(TCP_PORT),
+                    Integer.toString(connections), Integer.toString(ECHO_INTERVAL_MS), dir.toString(),
+                    Integer.toString(UDP_PORT), Integer.toString(udpFlows));
+            long running = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            for (int i = 0; i < connections + udpFlows; i++) {
+                while (echoes(dir, i).size() <= 5 && System.nanoTime() < running && traffic.isAlive()) {
+                    Thread.sleep(100);
+                }
+                check(echoes(dir, i).size() > 5, "flow " + i + " runs through fw1 before the failover");
+            }
+
+            int activations = a2.occurrences("active: VIPs held");
+            long switchAt = System.nanoTime();
+            if (how == Switch.HANDOVER) {
+                String answer = fw1.execOk(ZaroCli.command("handover", "--socket", dir.resolve("fw1.sock").toString())
+                        .toArray(String[]::new)).stdout();
+                check(answer.contains("handed over"), "fw1 handed over: " + answer);
+            } else {
+                a1.kill();
+                fw1.execOk("ip", "link", "set", "eth0", "down");
+                fw1.execOk("ip", "link", "set", "eth1", "down");
+            }
+            a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
+            long takeover = System.nanoTime();
+            long windowFrom = takeover + Duration.ofSeconds(WINDOW_FROM_SECONDS).toNanos();
+            long windowTo = takeover + Duration.ofSeconds(WINDOW_TO_SECONDS).toNanos();
+            Thread.sleep(Math.max(0, (windowTo - System.nanoTime()) / 1_000_000 + 1));
+
+            List<Flow> flows = new ArrayList<>();
+            for (int i = 0; i < connections + udpFlows; i++) {
+                List<Long> times = echoes(dir, i);
+                long after = times.stream().filter(t -> t >= windowFrom && t < windowTo).count();
+                flows.add(new Flow(i, i < connections, after, stall(times, switchAt, windowTo)));
+            }
+            return new Failover(how, intervalCentis, takeover - switchAt, List.copyOf(flows));
+        } finally {
+            if (traffic != null) {
+                traffic.descendants().forEach(ProcessHandle::destroyForcibly);
+                traffic.destroyForcibly();
+                traffic.waitFor();
+            }
+            agents.forEach(AgentProcess::close);
+            deleteQuietly(dir);
+        }
+    }
+
+    /**
+     * The longest time without an echo from the last echo before {@code switchAt} until
+     * {@code end}, the open gap before {@code end} included.
+     */
+    static long stall(List<Long> times, long switchAt, long end) {
+        long previous = Long.MIN_VALUE;
+        for (long t : times) {
+            if (t < switchAt) {
+                previous = t;
+            }
+        }
+        if (previous == Long.MIN_VALUE) {
+            return end - switchAt;
+        }
+        long worst = 0;
+        for (long t : times) {
+            if (t > previous && t <= end) {
+                worst = Math.max(worst, t - previous);
+                previous = t;
+            }
+        }
+        return Math.max(worst, end - previous);
+    }
+
+    @Override
+    public void close() {
+        try {
+            broker.close();
+        } finally {
+            lab.close();
+        }
+    }
+
+    private static boolean hasVip(Host h) {
+        return h.hasAddress("eth0", GATEWAY_VIP);
+    }
+
+    private static void check(boolean condition, String what) {
+        if (!condition) {
+            throw new AssertionError("expected: " + what);
+        }
+    }
+
+    /** The arrival times EchoClients wrote for flow {@code i}, complete lines only. */
+    private static List<Long> echoes(Path dir, int i) throws IOException {
+        Path f = dir.resolve("conn-" + i);
+        if (!Files.exists(f)) {
+            return List.of();
+        }
+        String text = new String(Files.readAllBytes(f), StandardCharsets.US_ASCII);
+        int end = text.lastIndexOf('\n');
+        return end < 0 ? List.of() : text.substring(0, end).lines().map(Long::parseLong).toList();
+    }
+
+    /** Where EchoClients was loaded from (tests/target/classes), for the client's JVM. */
+    private static String classPath() {
+        try {
+            return Path.of(EchoClients.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static AgentProcess agent(List<AgentProcess> agents, Host host, String node, int priority, String topics,
+                                      int intervalCentis, Path dir) {
+        AgentProcess a = AgentProcess.start(host, """
+                node.id=%s
+                role=vrrp
+                kafka.bootstrap.servers=%s:9092
+                kafka.topic.prefix=%s
+                kafka.topic.partitions=3
+                filter.sync.interface=sync0
+                vrrp.interface=eth0
+                vrrp.vrid=50
+                vrrp.priority=%d
+                vrrp.interval.centiseconds=%d
+                vrrp.vips=%s/24@eth0,10.50.2.254/24@eth1
+                control.socket=%s
+                """.formatted(node, BROKER, topics, priority, intervalCentis, GATEWAY_VIP, dir.resolve(node + ".sock")));
+        agents.add(a);
+        return a;
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | UncheckedIOException ignored) {
+            // a leftover temp directory is harmless
+        }
+    }
+}
