@@ -22,7 +22,8 @@ import org.junit.jupiter.api.TestInstance;
  * every one goes on through fw2; without (fw2 follows other topics), every TCP connection
  * stalls: fw2's kernel marks its packets INVALID. (UDP needs no mirroring to pass a ruleset that
  * lets the client start flows: the control asserts nothing of it.) {@code FailoverBenchmark}
- * measures the stalls.
+ * measures the stalls. Fail-back: fw1 returns as from a reboot, mirrors fw2, takes the VIPs back
+ * (higher priority, preempt), and every flow goes on through it.
  */
 @KernelTest
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -70,6 +71,16 @@ class FailoverKernelTest {
     }
 
     @Test
+    void theReturningActiveMirrorsTheStandbyAndTakesEveryConnectionBack() throws Exception {
+        Failover run = lab.failover("failback", "failback", INTERVAL_CENTIS, Switch.FAIL_BACK);
+        for (Flow f : run.flows()) {
+            assertTrue(f.echoesAfter() >= 10, "flow " + f.index() + " went on through fw1 again: " + f.echoesAfter()
+                    + " echoes after the fail-back");
+        }
+        report("fail-back", run);
+    }
+
+    @Test
     void withoutMirroringTheConnectionsDie() throws Exception {
         Failover run = lab.failover("control1", "control2", INTERVAL_CENTIS, Switch.KILL); // fw2 follows topics fw1 never writes
         for (Flow f : run.tcp()) {
@@ -82,7 +93,7 @@ class FailoverKernelTest {
         List<Long> stalls = run.flows().stream().map(f -> f.stallNanos() / 1_000_000).sorted().toList();
         System.out.println(what + ": longest stall per flow, ms: min " + stalls.get(0) + ", median "
                 + stalls.get(stalls.size() / 2) + ", max " + stalls.get(stalls.size() - 1) + " (" + CONNECTIONS
-                + " TCP connections and " + UDP_FLOWS + " UDP flows, advertisements every 0.2 s; fw2's agent logged the "
+                + " TCP connections and " + UDP_FLOWS + " UDP flows, advertisements every 0.2 s; the new master's agent logged the "
                 + "takeover " + run.takeoverNanos() / 1_000_000 + " ms after the switch)");
     }
 }

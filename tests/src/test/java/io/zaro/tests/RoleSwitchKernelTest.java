@@ -18,6 +18,7 @@ import io.zaro.tests.netns.Kcat;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
 import io.zaro.tests.netns.SyntheticFlows;
+import io.zaro.tests.netns.ZaroCli;
 import java.time.Duration;
 import java.util.Set;
 import java.util.TreeSet;
@@ -89,6 +90,21 @@ class RoleSwitchKernelTest {
 
             assertEquals(0, t1.createAll(FLOWS.range(0, 500)).failed());
             awaitEqual("fw2 mirrors fw1's 500 flows", t1, t2);
+
+            // What an operator sees: zaro status over each agent's control socket, and the metrics endpoint.
+            String status1 = status(fw1, "fw1");
+            assertTrue(status1.contains("fw1: active (role=vrrp)") && status1.contains("vrrp      MASTER, vrid 40 on eth0")
+                    && status1.contains(VIP + "/24 on eth0 (held)"), status1);
+            String status2 = status(fw2, "fw2");
+            assertTrue(status2.contains("fw2: standby (role=vrrp)") && status2.contains("vrrp      BACKUP")
+                    && status2.contains("peer      10.40.1.1, priority 150") && status2.contains("(not held)")
+                    && status2.contains("lag 0 records"), status2);
+            String metrics2 = metrics(fw2);
+            assertTrue(metrics2.contains("zaro_vrrp_state{state=\"BACKUP\"} 1.0")
+                    && metrics2.contains("zaro_role{node=\"fw2\",role=\"standby\"} 1.0"), metrics2);
+            java.util.regex.Matcher created = java.util.regex.Pattern.compile(
+                    "zaro_records_injected_total\\{outcome=\"created\"} (\\d+)").matcher(metrics2);
+            assertTrue(created.find() && Long.parseLong(created.group(1)) >= 500, metrics2);
             // Mirrored timeouts are the active's plus the grace: 600 s flows hold about 690 s on fw2,
             // beyond fw2's defaults (established TCP lowered to 300 s here; replied UDP 120 s).
             fw2.sysctl("net.netfilter.nf_conntrack_tcp_timeout_established", "300");
@@ -152,6 +168,16 @@ class RoleSwitchKernelTest {
                 vrrp.vips=%s/24
                 control.socket=%s
                 """.formatted(node, BROKER, priority, VIP, dir.resolve(node + ".sock")));
+    }
+
+    private String status(Host fw, String node) {
+        return fw.execOk(ZaroCli.command("status", "--socket", dir.resolve(node + ".sock").toString())
+                .toArray(String[]::new)).stdout();
+    }
+
+    /** The agent's metrics endpoint, read inside its namespace (metrics.listen defaults to 127.0.0.1:9740). */
+    private static String metrics(Host fw) {
+        return fw.execOk("sh", "-c", "printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' | socat -t 5 - TCP:127.0.0.1:9740").stdout();
     }
 
     private void awaitVips(String what, boolean onFw1, boolean onFw2) throws InterruptedException {

@@ -30,7 +30,13 @@ public final class FailoverLab implements AutoCloseable {
         /** fw1's agent is killed with -9 and fw1's links are taken down: fw2 detects the silence. */
         KILL,
         /** {@code zaro handover} over fw1's control socket: publish everything, then priority 0. */
-        HANDOVER
+        HANDOVER,
+        /**
+         * KILL, then, 5 s after fw2 took over, fw1 comes back as from a reboot (empty table, no
+         * VIPs, links up, a new agent): it mirrors fw2 and, with the higher priority, takes the
+         * VIPs back. The switch measured is this fail-back, and "took over" means fw1 did.
+         */
+        FAIL_BACK
     }
 
     /**
@@ -186,6 +192,20 @@ public final class FailoverLab implements AutoCloseable {
                 fw1.execOk("ip", "link", "set", "eth1", "down");
             }
             a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
+            if (how == Switch.FAIL_BACK) {
+                Thread.sleep(5_000);
+                // As after a reboot: the killed agent's VIPs and the old table are gone.
+                fw1.execOk("conntrack", "-F");
+                fw1.exec("ip", "address", "del", GATEWAY_VIP + "/24", "dev", "eth0");
+                fw1.exec("ip", "address", "del", "10.50.2.254/24", "dev", "eth1");
+                switchAt = System.nanoTime();
+                fw1.execOk("ip", "link", "set", "eth0", "up");
+                fw1.execOk("ip", "link", "set", "eth1", "up");
+                AgentProcess back = agent(agents, fw1, "fw1", 150, fw1Topics, intervalCentis, dir);
+                back.awaitLog("active: VIPs held", Duration.ofSeconds(60));
+                check(back.log().indexOf("standby: VIPs released") < back.log().indexOf("active: VIPs held"),
+                        "fw1 mirrored fw2 before it took the VIPs back");
+            }
             long takeover = System.nanoTime();
             long windowFrom = takeover + Duration.ofSeconds(WINDOW_FROM_SECONDS).toNanos();
             long windowTo = takeover + Duration.ofSeconds(WINDOW_TO_SECONDS).toNanos();
