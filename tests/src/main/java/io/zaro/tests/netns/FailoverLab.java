@@ -19,7 +19,10 @@ import java.util.stream.Stream;
  * firewalls have a strict ruleset (policy drop, {@code ct state invalid drop}, new connections
  * only from the client side, SNAT to a VIP, {@code nf_conntrack_tcp_loose=0}), and zaro agents
  * with {@code role=vrrp} move two VIPs: the client's gateway and the SNAT address. The server
- * echoes TCP on port {@value #TCP_PORT} and UDP on the ports from {@value #UDP_PORT}.
+ * echoes TCP on a port of its own for each run, from {@value #TCP_PORT} up, and UDP on the ports
+ * from {@value #UDP_PORT}. (A run that kills its flows behind a dropping firewall leaves the
+ * server's ends open; a later connection that met one of them on the same addresses and ports
+ * would never get through.)
  *
  * <p>{@link #failover} starts both agents, runs the flows through fw1, switches to fw2 and
  * measures each flow; the lab is closed (namespaces, broker, processes) by {@link #close()}.
@@ -85,7 +88,9 @@ public final class FailoverLab implements AutoCloseable {
     private final Host client;
     private final Host fw1;
     private final Host fw2;
+    private final Host server;
     private final BrokerFixture broker;
+    private int runs;
 
     /** Builds the topology and starts the broker and the echo servers for {@code connections} TCP and {@code udpFlows} UDP flows. */
     public FailoverLab(int connections, int udpFlows) {
@@ -98,7 +103,7 @@ public final class FailoverLab implements AutoCloseable {
             client = lab.host("client");
             fw1 = lab.host("fw1");
             fw2 = lab.host("fw2");
-            Host server = lab.host("server");
+            server = lab.host("server");
             lab.bridge("lan", "eth0", client, fw1, fw2);
             lab.bridge("wan", "eth1", fw1, fw2, server);
             lab.bridge("sync", "sync0", fw1, fw2, kafka);
@@ -125,7 +130,6 @@ public final class FailoverLab implements AutoCloseable {
             }
             kafka.address("sync0", BROKER + "/24");
             started = new BrokerFixture(kafka, BROKER);
-            server.spawn("socat", "TCP4-LISTEN:" + TCP_PORT + ",fork,reuseaddr,backlog=" + Math.max(256, connections), "PIPE");
             for (int i = 0; i < udpFlows; i++) {
                 server.spawn("socat", "UDP4-LISTEN:" + (UDP_PORT + i) + ",reuseaddr,fork", "PIPE");
             }
@@ -150,6 +154,9 @@ public final class FailoverLab implements AutoCloseable {
         Path dir = Files.createTempDirectory("zaro-failover");
         List<AgentProcess> agents = new ArrayList<>();
         Process traffic = null;
+        int tcpPort = TCP_PORT + runs++;
+        Process echoServer = server.spawn("socat", "TCP4-LISTEN:" + tcpPort + ",fork,reuseaddr,backlog="
+                + Math.max(256, connections), "PIPE");
         try {
             for (Host fw : List.of(fw1, fw2)) {
                 fw.execOk("ip", "link", "set", "eth0", "up");
@@ -169,7 +176,7 @@ public final class FailoverLab implements AutoCloseable {
 
             String classes = classPath();
             String java = ProcessHandle.current().info().command().orElse("java");
-            traffic = client.spawn(java, "-cp", classes, EchoClients.class.getName(), SERVER, Integer.toString(TCP_PORT),
+            traffic = client.spawn(java, "-cp", classes, EchoClients.class.getName(), SERVER, Integer.toString(tcpPort),
                     Integer.toString(connections), Integer.toString(ECHO_INTERVAL_MS), dir.toString(),
                     Integer.toString(UDP_PORT), Integer.toString(udpFlows));
             long running = System.nanoTime() + Duration.ofSeconds(30).toNanos();
@@ -225,6 +232,9 @@ public final class FailoverLab implements AutoCloseable {
                 traffic.waitFor();
             }
             agents.forEach(AgentProcess::close);
+            echoServer.descendants().forEach(ProcessHandle::destroyForcibly);
+            echoServer.destroyForcibly();
+            echoServer.waitFor();
             deleteQuietly(dir);
         }
     }

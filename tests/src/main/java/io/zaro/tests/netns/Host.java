@@ -119,10 +119,19 @@ public final class Host {
                 """);
     }
 
-    /** Turns on IPv4 and IPv6 forwarding, as on a router. */
+    /**
+     * Turns on IPv4 and IPv6 forwarding, as on a router, and waits until each interface with a
+     * global IPv6 address has a usable link-local one: the kernel sends the neighbour
+     * solicitations for forwarded packets from it, and sends none while it is tentative.
+     */
     public Host forwarding() {
         sysctl("net.ipv4.ip_forward", "1");
         sysctl("net.ipv6.conf.all.forwarding", "1");
+        for (String line : execOk("ip", "-6", "-br", "address", "show", "scope", "global").stdout().lines().toList()) {
+            if (!line.isBlank()) {
+                awaitLinkLocal(line.split("\\s+")[0].split("@")[0]);
+            }
+        }
         return this;
     }
 
