@@ -184,7 +184,16 @@ public final class FailoverLab implements AutoCloseable {
                 while (echoes(dir, i).size() <= 5 && System.nanoTime() < running && traffic.isAlive()) {
                     Thread.sleep(100);
                 }
-                check(echoes(dir, i).size() > 5, "flow " + i + " runs through fw1 before the failover");
+                if (echoes(dir, i).size() <= 5) {
+                    // Say what went wrong: a flap (a starved JVM misses advertisements) or a dead client.
+                    check(false, "flow " + i + " runs through fw1 before the failover (it has " + echoes(dir, i).size()
+                            + " echoes after " + Duration.ofNanos(System.nanoTime() - running).plusSeconds(30).toSeconds()
+                            + " s; the client is " + (traffic.isAlive() ? "running" : "gone") + "; fw2's agent took the VIPs "
+                            + a2.occurrences("active: VIPs held") + " times, fw1's " + a1.occurrences("active: VIPs held")
+                            + "; fw1's conntrack entries for the port: "
+                            + fw1.exec("conntrack", "-L", "-p", "tcp", "--dport", Integer.toString(tcpPort)).stdout().lines().count()
+                            + ")");
+                }
             }
 
             int activations = a2.occurrences("active: VIPs held");
