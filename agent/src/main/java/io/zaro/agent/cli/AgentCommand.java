@@ -142,7 +142,7 @@ public final class AgentCommand implements Callable<Integer> {
         v.vips().stream().collect(java.util.stream.Collectors.groupingBy(AgentConfig.Vip::interfaceName,
                         java.util.LinkedHashMap::new, java.util.stream.Collectors.mapping(AgentConfig.Vip::cidr,
                                 java.util.stream.Collectors.toList())))
-                .forEach((dev, cidrs) -> vips.add(new Vips(dev, cidrs)));
+                .forEach((dev, cidrs) -> vips.add(new Vips(dev, cidrs, v.announceRepeat())));
         Capture.Settings settings = captureSettings(cfg, filter, table);
         RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,

@@ -71,7 +71,7 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
      */
     public record Vrrp(String interfaceName, int virtualRouterId, int priority, int intervalCentis, boolean preempt,
                        List<Vip> vips, List<InetAddress> unicastPeers, List<String> trackedInterfaces,
-                       TrackScripts.Settings scripts) {
+                       TrackScripts.Settings scripts, Duration announceRepeat) {
         public Vrrp {
             vips = List.copyOf(vips);
             unicastPeers = List.copyOf(unicastPeers);
@@ -139,6 +139,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("vrrp.track.timeout.seconds", "2", "with role=vrrp: a track script that runs longer has failed"),
             new Key("vrrp.track.fall", "2", "with role=vrrp: failures in a row that put the node in FAULT"),
             new Key("vrrp.track.rise", "2", "with role=vrrp: successes in a row that end the FAULT"),
+            new Key("vrrp.announce.repeat.seconds", "5", "with role=vrrp: the VIPs are announced again this long after "
+                    + "the takeover (0: once only)"),
             new Key("keepalived.fifo", "/run/zaro/keepalived.fifo", "with role=keepalived: keepalived's notify_fifo"),
             new Key("control.socket", "/run/zaro/control.sock", "the agent's control socket (zaro handover talks to it)"),
             new Key("metrics.listen", "127.0.0.1:9740", "ADDRESS:PORT of the Prometheus metrics endpoint (/metrics); "
@@ -354,7 +356,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         if (vips.stream().noneMatch(vip -> vip.address().getClass() == family)) {
             throw v.bad("vrrp.vips", "at least one address of the unicast peers' family, for the advertisements to carry");
         }
-        return new Vrrp(ifname, vrid, priority, interval, preempt, vips, peers, tracked, trackScripts(v));
+        return new Vrrp(ifname, vrid, priority, interval, preempt, vips, peers, tracked, trackScripts(v),
+                Duration.ofSeconds(v.integer("vrrp.announce.repeat.seconds", 0, 3600)));
     }
 
     private static TrackScripts.Settings trackScripts(Values v) {
