@@ -12,10 +12,13 @@ packages=(
   socat                     # TCP and UDP traffic
   procps                    # sysctl
   util-linux                # setpriv, unshare: the unprivileged-user and missing-library tests
+  debootstrap               # a Debian 12 root the package test installs the .deb into
   protobuf-compiler         # protoc: decodes zaro records outside Java in the tests
   kcat                      # an independent Kafka client: reads zaro's topics in the tests
   iputils-arping            # gratuitous ARP when a node takes over the VIPs
   keepalived                # a VRRP peer no one here wrote, in the interoperability tests
+  fontconfig                # the demo's PNG timeline: Java draws its text with
+  fonts-dejavu-core         #   a font fontconfig finds
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -10,7 +10,12 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.function.Consumer;
+import java.util.stream.LongStream;
 import java.util.stream.Stream;
 
 /**
@@ -48,8 +53,13 @@ public final class FailoverLab implements AutoCloseable {
      * time without an echo from the flow's last echo before the switch until the end of that
      * window (an open gap at the end counts): for a flow that went on, the stall at the switch,
      * detection and takeover included; for one that died, at least the time since it died.
+     * {@code requestsSent} counts the lines it sent until 1 s before the end of the window,
+     * {@code requestsLost} those of them whose echo had not come by the end. {@code echoNanos}
+     * holds the arrival time of each echo until the end of the window, from the switch (negative
+     * before it).
      */
-    public record Flow(int index, boolean tcp, long echoesAfter, long stallNanos) {
+    public record Flow(int index, boolean tcp, long echoesAfter, long stallNanos, long requestsSent, long requestsLost,
+                       List<Long> echoNanos) {
         /** Went on through fw2: at least 10 echoes in the window, where about 35 come when nothing happens. */
         public boolean wentOn() {
             return echoesAfter >= 10;
@@ -77,7 +87,7 @@ public final class FailoverLab implements AutoCloseable {
     /** Each flow sends a line this often (milliseconds): the gap between echoes when nothing happens. */
     public static final int ECHO_INTERVAL_MS = 200;
     static final int WINDOW_FROM_SECONDS = 3;
-    static final int WINDOW_TO_SECONDS = 10;
+    public static final int WINDOW_TO_SECONDS = 10;
     private static final String BROKER = "10.99.0.10";
     private static final String SERVER = "10.50.2.2";
     private static final String GATEWAY_VIP = "10.50.1.254";
@@ -91,6 +101,10 @@ public final class FailoverLab implements AutoCloseable {
     private final Host server;
     private final BrokerFixture broker;
     private int runs;
+    /** The current run's files, removed by {@link #close()} if the run could not remove them (Ctrl-C). */
+    private volatile Path runDir;
+    private volatile Consumer<String> progress = step -> { };
+    private volatile Duration leadIn = Duration.ZERO;
 
     /** Builds the topology and starts the broker and the echo servers for {@code connections} TCP and {@code udpFlows} UDP flows. */
     public FailoverLab(int connections, int udpFlows) {
@@ -149,9 +163,20 @@ public final class FailoverLab implements AutoCloseable {
      * a control run without mirroring. Each run starts with both firewalls' links up and their
      * tables empty; use fresh topics for each run.
      */
+    /** Tells {@code listener} each step of a run, in a few words, as it happens (for the demo). */
+    public void onProgress(Consumer<String> listener) {
+        progress = listener;
+    }
+
+    /** How long the flows run through fw1, once each has echoes, before the switch (none by default). */
+    public void leadIn(Duration time) {
+        leadIn = time;
+    }
+
     public Failover failover(String fw1Topics, String fw2Topics, int intervalCentis, Switch how)
             throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("zaro-failover");
+        runDir = dir;
         List<AgentProcess> agents = new ArrayList<>();
         Process traffic = null;
         int tcpPort = TCP_PORT + runs++;
@@ -173,6 +198,14 @@ public final class FailoverLab implements AutoCloseable {
                 Thread.sleep(100);
             }
             check(hasVip(fw1) && !hasVip(fw2), "fw1 is master before the failover");
+            // The client and the server start from what they learn now. fw2 holding the VIPs for a
+            // moment while the agents start (or in the run before) can leave their ARP caches on
+            // fw2 until fw1's announcement 5 s after its takeover: Linux ignores the first ones when
+            // they come within a second of fw2's.
+            client.execOk("ip", "neigh", "flush", "all");
+            server.execOk("ip", "neigh", "flush", "all");
+            progress.accept("fw1 holds the VIPs, fw2 is its standby; starting " + connections + " TCP connections and "
+                    + udpFlows + " UDP flows through fw1");
 
             String classes = classPath();
             String java = ProcessHandle.current().info().command().orElse("java");
@@ -196,7 +229,10 @@ public final class FailoverLab implements AutoCloseable {
                 }
             }
 
+            Thread.sleep(leadIn.toMillis());
             int activations = a2.occurrences("active: VIPs held");
+            progress.accept(how == Switch.HANDOVER ? "every flow runs; zaro handover on fw1"
+                    : "every flow runs; killing fw1 (kill -9 of its agent, links down)");
             long switchAt = System.nanoTime();
             if (how == Switch.HANDOVER) {
                 String answer = fw1.execOk(ZaroCli.command("handover", "--socket", dir.resolve("fw1.sock").toString())
@@ -223,6 +259,8 @@ public final class FailoverLab implements AutoCloseable {
                         "fw1 mirrored fw2 before it took the VIPs back");
             }
             long takeover = System.nanoTime();
+            progress.accept(String.format(Locale.ROOT, "%s took over %.1f s after the switch; watching the flows for %d s",
+                    how == Switch.FAIL_BACK ? "fw1" : "fw2", (takeover - switchAt) / 1e9, WINDOW_TO_SECONDS));
             long windowFrom = takeover + Duration.ofSeconds(WINDOW_FROM_SECONDS).toNanos();
             long windowTo = takeover + Duration.ofSeconds(WINDOW_TO_SECONDS).toNanos();
             Thread.sleep(Math.max(0, (windowTo - System.nanoTime()) / 1_000_000 + 1));
@@ -231,7 +269,13 @@ public final class FailoverLab implements AutoCloseable {
             for (int i = 0; i < connections + udpFlows; i++) {
                 List<Long> times = echoes(dir, i);
                 long after = times.stream().filter(t -> t >= windowFrom && t < windowTo).count();
-                flows.add(new Flow(i, i < connections, after, stall(times, switchAt, windowTo)));
+                List<Long> sent = sent(dir, i);
+                long sentBefore = sent.stream().filter(t -> t < windowTo - Duration.ofSeconds(1).toNanos()).count();
+                Set<Long> echoed = echoedNumbers(dir, i, windowTo);
+                long lost = LongStream.range(0, sentBefore).filter(n -> !echoed.contains(n)).count();
+                long from = switchAt;
+                List<Long> relative = times.stream().filter(t -> t < windowTo).map(t -> t - from).toList();
+                flows.add(new Flow(i, i < connections, after, stall(times, switchAt, windowTo), sentBefore, lost, relative));
             }
             return new Failover(how, intervalCentis, takeover - switchAt, List.copyOf(flows));
         } finally {
@@ -245,6 +289,7 @@ public final class FailoverLab implements AutoCloseable {
             echoServer.destroyForcibly();
             echoServer.waitFor();
             deleteQuietly(dir);
+            runDir = null;
         }
     }
 
@@ -278,6 +323,10 @@ public final class FailoverLab implements AutoCloseable {
             broker.close();
         } finally {
             lab.close();
+            Path dir = runDir;
+            if (dir != null) {
+                deleteQuietly(dir);
+            }
         }
     }
 
@@ -293,13 +342,34 @@ public final class FailoverLab implements AutoCloseable {
 
     /** The arrival times EchoClients wrote for flow {@code i}, complete lines only. */
     private static List<Long> echoes(Path dir, int i) throws IOException {
-        Path f = dir.resolve("conn-" + i);
+        return lines(dir.resolve("conn-" + i)).stream().map(l -> Long.parseLong(l.split(" ")[0])).toList();
+    }
+
+    /** The numbers that came back to flow {@code i} before {@code end}. */
+    private static Set<Long> echoedNumbers(Path dir, int i, long end) throws IOException {
+        Set<Long> numbers = new HashSet<>();
+        for (String line : lines(dir.resolve("conn-" + i))) {
+            String[] f = line.split(" ");
+            if (f.length == 2 && Long.parseLong(f[0]) < end) {
+                numbers.add(Long.parseLong(f[1]));
+            }
+        }
+        return numbers;
+    }
+
+    /** The send time of each line of flow {@code i}, line N first sent at the Nth. */
+    private static List<Long> sent(Path dir, int i) throws IOException {
+        return lines(dir.resolve("sent-" + i)).stream().map(Long::parseLong).toList();
+    }
+
+    /** The complete lines of an EchoClients file (none when it does not exist yet). */
+    private static List<String> lines(Path f) throws IOException {
         if (!Files.exists(f)) {
             return List.of();
         }
         String text = new String(Files.readAllBytes(f), StandardCharsets.US_ASCII);
         int end = text.lastIndexOf('\n');
-        return end < 0 ? List.of() : text.substring(0, end).lines().map(Long::parseLong).toList();
+        return end < 0 ? List.of() : text.substring(0, end).lines().toList();
     }
 
     /** Where EchoClients was loaded from (tests/target/classes), for the client's JVM. */

@@ -16,11 +16,13 @@ import java.nio.file.Path;
 
 /**
  * Long-lived TCP connections and UDP flows for failover tests, in one process: each flow sends a
- * line every interval to an echo server and appends the arrival time (nanoseconds of
- * {@link System#nanoTime()}, the machine's monotonic clock, which every process on it shares) of
- * each echo to {@code DIR/conn-I}, so a test can see which flows go on and how long each stalled.
- * TCP connections are {@code conn-0} to {@code conn-(CONNECTIONS-1)}; UDP flow {@code j} (to port
- * {@code UDP_PORT + j}) writes {@code conn-(CONNECTIONS+j)}. Runs until killed.
+ * line, its sequence number from 0, every interval to an echo server, and appends the arrival
+ * time of each echo (nanoseconds of {@link System#nanoTime()}, the machine's monotonic clock,
+ * which every process on it shares), a space and the number it carried to {@code DIR/conn-I}, so
+ * a test can see which flows go on and how long each stalled. TCP connections are {@code conn-0}
+ * to {@code conn-(CONNECTIONS-1)}; UDP flow {@code j} (to port {@code UDP_PORT + j}) writes
+ * {@code conn-(CONNECTIONS+j)}. The send time of line N is line N of {@code sent-I}, so that what
+ * never came back can be counted. Runs until killed.
  *
  * <p>Usage: {@code EchoClients HOST PORT CONNECTIONS INTERVAL_MS DIR [UDP_PORT UDP_FLOWS]}
  */
@@ -42,14 +44,16 @@ public final class EchoClients {
             s.connect(new InetSocketAddress(host, port), 10_000);
             Path out = dir.resolve("conn-" + i);
             new Thread(() -> read(s, out), "echo-read-" + i).start();
-            new Thread(() -> write(s, intervalMs), "echo-write-" + i).start();
+            Path sent = dir.resolve("sent-" + i);
+            new Thread(() -> write(s, intervalMs, sent), "echo-write-" + i).start();
         }
         for (int j = 0; j < udpFlows; j++) {
             DatagramSocket s = new DatagramSocket();
             s.connect(new InetSocketAddress(host, udpPort + j));
             Path out = dir.resolve("conn-" + (connections + j));
             new Thread(() -> receive(s, out), "echo-receive-" + j).start();
-            new Thread(() -> send(s, intervalMs), "echo-send-" + j).start();
+            Path sent = dir.resolve("sent-" + (connections + j));
+            new Thread(() -> send(s, intervalMs, sent), "echo-send-" + j).start();
         }
         Thread.currentThread().join();
     }
@@ -57,8 +61,9 @@ public final class EchoClients {
     private static void read(Socket s, Path out) {
         try (BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.US_ASCII));
              PrintWriter times = new PrintWriter(Files.newBufferedWriter(out), false)) {
-            while (in.readLine() != null) {
-                times.println(System.nanoTime());
+            String line;
+            while ((line = in.readLine()) != null) {
+                times.println(System.nanoTime() + " " + line);
                 times.flush();
             }
         } catch (IOException e) {
@@ -66,12 +71,14 @@ public final class EchoClients {
         }
     }
 
-    private static void write(Socket s, long intervalMs) {
-        try {
+    private static void write(Socket s, long intervalMs, Path sent) {
+        try (PrintWriter times = new PrintWriter(Files.newBufferedWriter(sent), false)) {
             OutputStream o = s.getOutputStream();
-            while (true) {
-                o.write("x\n".getBytes(StandardCharsets.US_ASCII));
+            for (long seq = 0; ; seq++) {
+                o.write((seq + "\n").getBytes(StandardCharsets.US_ASCII));
                 o.flush();
+                times.println(System.nanoTime());
+                times.flush();
                 Thread.sleep(intervalMs);
             }
         } catch (IOException | InterruptedException e) {
@@ -84,12 +91,14 @@ public final class EchoClients {
         byte[] buffer = new byte[64];
         try (PrintWriter times = new PrintWriter(Files.newBufferedWriter(out), false)) {
             while (true) {
+                DatagramPacket p = new DatagramPacket(buffer, buffer.length);
                 try {
-                    s.receive(new DatagramPacket(buffer, buffer.length));
+                    s.receive(p);
                 } catch (PortUnreachableException e) {
                     continue;
                 }
-                times.println(System.nanoTime());
+                times.println(System.nanoTime() + " "
+                        + new String(buffer, 0, p.getLength(), StandardCharsets.US_ASCII).strip());
                 times.flush();
             }
         } catch (IOException e) {
@@ -97,15 +106,17 @@ public final class EchoClients {
         }
     }
 
-    private static void send(DatagramSocket s, long intervalMs) {
-        byte[] line = "x\n".getBytes(StandardCharsets.US_ASCII);
-        try {
-            while (true) {
+    private static void send(DatagramSocket s, long intervalMs, Path sent) {
+        try (PrintWriter times = new PrintWriter(Files.newBufferedWriter(sent), false)) {
+            for (long seq = 0; ; seq++) {
+                byte[] line = (seq + "\n").getBytes(StandardCharsets.US_ASCII);
                 try {
                     s.send(new DatagramPacket(line, line.length));
                 } catch (PortUnreachableException e) {
                     // an earlier datagram was refused: keep sending, as an application would
                 }
+                times.println(System.nanoTime());
+                times.flush();
                 Thread.sleep(intervalMs);
             }
         } catch (IOException | InterruptedException e) {
