@@ -1,5 +1,6 @@
 package io.zaro.kafka;
 
+import io.zaro.kafka.auth.RecordAuth;
 import io.zaro.kafka.record.FlowRecord;
 import io.zaro.kafka.record.FlowRecordCodec;
 import io.zaro.conntrack.ConntrackEvent;
@@ -23,14 +24,21 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 public final class RecordPublisher implements AutoCloseable {
     private final Producer<byte[], byte[]> producer;
     private final Topics topics;
+    private final RecordAuth auth;
 
     /**
      * @param client connection settings (bootstrap.servers, and TLS/SASL properties passed
      *     through as given); zaro's producer defaults are set only where the caller set nothing
      */
     public RecordPublisher(Properties client, Topics topics) {
+        this(client, topics, null);
+    }
+
+    /** @param auth signs every record (each topic's its own MAC: a tombstone has no value); null for unsigned records */
+    public RecordPublisher(Properties client, Topics topics, RecordAuth auth) {
         this.producer = new KafkaProducer<>(withDefaults(client), new ByteArraySerializer(), new ByteArraySerializer());
         this.topics = topics;
+        this.auth = auth;
     }
 
     /** zaro's producer settings: durable, ordered, and batched for bursts of small records. */
@@ -54,9 +62,9 @@ public final class RecordPublisher implements AutoCloseable {
     /** As {@link #publish(FlowRecord)}, with the record's key already encoded by the caller. */
     public CompletableFuture<Void> publish(FlowRecord record, byte[] key) {
         byte[] value = FlowRecordCodec.encode(record);
-        CompletableFuture<Void> event = send(new ProducerRecord<>(topics.events(), key, value));
-        CompletableFuture<Void> state = send(new ProducerRecord<>(topics.state(), key,
-                record.type() == ConntrackEvent.Type.DESTROY ? null : value));
+        CompletableFuture<Void> event = send(signed(topics.events(), key, value, record));
+        CompletableFuture<Void> state = send(signed(topics.state(), key,
+                record.type() == ConntrackEvent.Type.DESTROY ? null : value, record));
         return CompletableFuture.allOf(event, state);
     }
 
@@ -70,8 +78,13 @@ public final class RecordPublisher implements AutoCloseable {
 
     /** As {@link #publishState(FlowRecord)}, with the record's key already encoded by the caller. */
     public CompletableFuture<Void> publishState(FlowRecord record, byte[] key) {
-        return send(new ProducerRecord<>(topics.state(), key,
-                record.type() == ConntrackEvent.Type.DESTROY ? null : FlowRecordCodec.encode(record)));
+        return send(signed(topics.state(), key,
+                record.type() == ConntrackEvent.Type.DESTROY ? null : FlowRecordCodec.encode(record), record));
+    }
+
+    private ProducerRecord<byte[], byte[]> signed(String topic, byte[] key, byte[] value, FlowRecord record) {
+        return new ProducerRecord<>(topic, null, key, value,
+                auth == null ? null : auth.sign(key, value, record.nodeId(), record.sequence()));
     }
 
     private CompletableFuture<Void> send(ProducerRecord<byte[], byte[]> r) {

@@ -1,6 +1,7 @@
 package io.zaro.agent.cli;
 
 import io.zaro.agent.config.AgentConfig;
+import io.zaro.agent.config.ConfigException;
 import io.zaro.agent.failover.ControlSocket;
 import io.zaro.agent.failover.KeepalivedFifo;
 import io.zaro.agent.failover.RoleController;
@@ -20,6 +21,8 @@ import io.zaro.conntrack.filter.FlowFilter;
 import io.zaro.kafka.RecordPublisher;
 import io.zaro.kafka.StateTopicReader;
 import io.zaro.kafka.Topics;
+import io.zaro.kafka.auth.AuthKeys;
+import io.zaro.kafka.auth.RecordAuth;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -58,6 +61,9 @@ public final class AgentCommand implements Callable<Integer> {
             description = "How often to log the counters (default: ${DEFAULT-VALUE}).")
     int statusInterval;
 
+    /** Signs and verifies records; null when the configuration names no key file. */
+    private RecordAuth auth;
+
     @Override
     public Integer call() throws Exception {
         AgentConfig cfg = AgentConfig.load(config);
@@ -66,6 +72,7 @@ public final class AgentCommand implements Callable<Integer> {
         log.info("node {} starting as {}; Kafka {}; not mirroring {} own or sync-link networks",
                 cfg.nodeId(), cfg.role().name().toLowerCase(java.util.Locale.ROOT),
                 cfg.kafka().getProperty("bootstrap.servers"), ignored.size());
+        auth = auth(cfg);
         Topics topics = Topics.withPrefix(cfg.topicPrefix());
         try (Admin admin = Admin.create(cfg.kafka())) {
             topics.ensure(admin, cfg.partitions(), cfg.replicationFactor(), Duration.ofSeconds(60));
@@ -116,7 +123,7 @@ public final class AgentCommand implements Callable<Integer> {
                           CountDownLatch stopping, Live live) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
         Capture.Settings settings = captureSettings(cfg, filter, table);
-        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
+        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics, auth);
         Capture capture = new Capture(table, publisher, settings, counters, Clock.systemUTC());
         try {
             try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60))) {
@@ -144,9 +151,10 @@ public final class AgentCommand implements Callable<Integer> {
                                 java.util.stream.Collectors.toList())))
                 .forEach((dev, cidrs) -> vips.add(new Vips(dev, cidrs, v.announceRepeat())));
         Capture.Settings settings = captureSettings(cfg, filter, table);
-        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
+        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics, auth);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
-                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters, Conntrack::open));
+                filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters, Conntrack::open,
+                auth));
         VrrpInstance vrrp = new VrrpInstance(new VrrpInstance.Setup(v.interfaceName(), new VirtualRouter.Settings(
                 v.virtualRouterId(), v.priority(), v.intervalCentis(), v.preempt(), primary), v.advertised(), v.unicastPeers(),
                 v.trackedInterfaces(), v.scripts()), state -> {
@@ -194,10 +202,10 @@ public final class AgentCommand implements Callable<Integer> {
                               MirrorCounters counters, CountDownLatch stopping, Live live) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
         Capture.Settings settings = captureSettings(cfg, filter, table);
-        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics);
+        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics, auth);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters,
-                Conntrack::open));
+                Conntrack::open, auth));
         String instance = cfg.keepalived().instance();
         java.util.function.Consumer<VirtualRouter.State> transition = state -> {
             live.metrics.transition(state);
@@ -246,7 +254,7 @@ public final class AgentCommand implements Callable<Integer> {
                            CountDownLatch stopping, Live live) throws InterruptedException {
         try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60));
              Injector injector = new Injector(table, state, cfg.nodeId(), filter, cfg.timeoutGrace(), counters,
-                     Clock.systemUTC())) {
+                     Clock.systemUTC(), auth)) {
             injector.start(STARTUP_READ_TIMEOUT);
             live.role = () -> "standby";
             live.kafkaLag = state::lastLag;
@@ -269,6 +277,24 @@ public final class AgentCommand implements Callable<Integer> {
             role = roles::role;
             queueDepth = roles::queueDepth;
             kafkaLag = roles::kafkaLag;
+        }
+    }
+
+    /** The keys of {@code auth.key.file}, or null (and a warning) when there is none. */
+    private static RecordAuth auth(AgentConfig cfg) {
+        if (cfg.authKeyFile() == null) {
+            log.warn("records are neither signed nor verified (no auth.key.file): whoever can write to the state topic "
+                    + "can open flows in a standby's firewall");
+            return null;
+        }
+        try {
+            AuthKeys keys = AuthKeys.load(cfg.authKeyFile());
+            log.info("records signed with key {} and verified with {} of {}", keys.signingId(), keys.ids(), cfg.authKeyFile());
+            return new RecordAuth(keys);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("auth.key.file", e.getMessage());
+        } catch (java.io.IOException e) {
+            throw new ConfigException("auth.key.file", "cannot read the key file " + cfg.authKeyFile() + ": " + e.getMessage());
         }
     }
 

@@ -44,12 +44,13 @@ import java.util.function.Function;
  * @param syncInterface the sync link's interface, whose networks are left out; null for none
  * @param vips floating addresses: never counted among the node's own addresses
  * @param metricsListen where the Prometheus endpoint listens; null for none
+ * @param authKeyFile the keys that sign and verify records; null: records are neither signed nor verified
  */
 public record AgentConfig(String nodeId, Role role, Properties kafka, String topicPrefix, int partitions,
                           short replicationFactor, int receiveBufferBytes, int queueCapacity, Duration refreshInterval,
                           Duration timeoutGrace, FlowFilter filter, boolean ignoreOwnAddresses, String syncInterface,
                           List<InetAddress> vips, Vrrp vrrp, Keepalived keepalived, java.nio.file.Path controlSocket,
-                          java.net.InetSocketAddress metricsListen) {
+                          java.net.InetSocketAddress metricsListen, java.nio.file.Path authKeyFile) {
 
     /**
      * What a node does: the active publishes its table, a standby injects the active's; with
@@ -142,6 +143,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
             new Key("vrrp.announce.repeat.seconds", "5", "with role=vrrp: the VIPs are announced again this long after "
                     + "the takeover (0: once only)"),
             new Key("keepalived.fifo", "/run/zaro/keepalived.fifo", "with role=keepalived: keepalived's notify_fifo"),
+            new Key("auth.key.file", "", "the file of keys that sign and verify records (zaro keygen); empty: "
+                    + "records are neither signed nor verified"),
             new Key("control.socket", "/run/zaro/control.sock", "the agent's control socket (zaro handover talks to it)"),
             new Key("metrics.listen", "127.0.0.1:9740", "ADDRESS:PORT of the Prometheus metrics endpoint (/metrics); "
                     + "off for none"),
@@ -279,7 +282,8 @@ public record AgentConfig(String nodeId, Role role, Properties kafka, String top
         }
         return new AgentConfig(nodeId, role, kafka, prefix, partitions, replication, buffer, queue,
                 Duration.ofSeconds(refresh), Duration.ofSeconds(grace), filter, ignoreOwn, sync.isEmpty() ? null : sync, vips,
-                vrrp, keepalived, java.nio.file.Path.of(v.get("control.socket")), metricsListen(v));
+                vrrp, keepalived, java.nio.file.Path.of(v.get("control.socket")), metricsListen(v),
+                v.get("auth.key.file").isBlank() ? null : java.nio.file.Path.of(v.get("auth.key.file").strip()));
     }
 
     /** {@code metrics.listen}: {@code ADDRESS:PORT}, an IPv6 address in brackets; {@code off} for none. */

@@ -10,6 +10,7 @@ import io.zaro.conntrack.ConntrackTable;
 import io.zaro.conntrack.filter.FlowFilter;
 import io.zaro.kafka.RecordPublisher;
 import io.zaro.kafka.StateTopicReader;
+import io.zaro.kafka.auth.RecordAuth;
 import io.zaro.kafka.Topics;
 import java.time.Clock;
 import java.time.Duration;
@@ -40,12 +41,13 @@ public final class RoleController implements AutoCloseable {
 
     /**
      * Everything both roles need. {@code tableOpener} opens another socket on the same table,
-     * for a dump that runs while {@code table} takes updates.
+     * for a dump that runs while {@code table} takes updates. {@code auth} verifies what the
+     * injector reads (null: records are taken unsigned).
      */
     public record Parts(ConntrackTable table, RecordPublisher publisher, Properties kafka, Topics topics,
                         Capture.Settings capture, FlowFilter filter, Duration timeoutGrace, Duration catchUp,
                         Duration startupRead, List<Vips> vips, MirrorCounters counters,
-                        Supplier<ConntrackTable> tableOpener) {
+                        Supplier<ConntrackTable> tableOpener, RecordAuth auth) {
     }
 
     private final Parts parts;
@@ -192,7 +194,7 @@ public final class RoleController implements AutoCloseable {
         parts.vips().forEach(Vips::remove);
         injectorReader = new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60));
         injector = new Injector(parts.table(), injectorReader, parts.capture().nodeId(), parts.filter(),
-                parts.timeoutGrace(), parts.counters(), Clock.systemUTC());
+                parts.timeoutGrace(), parts.counters(), Clock.systemUTC(), parts.auth());
         injector.start(parts.startupRead());
         role = "standby";
         log.info(parts.vips().isEmpty() ? "standby, mirroring" : "standby: VIPs released, mirroring");

@@ -56,8 +56,9 @@ public final class AgentMetrics implements AutoCloseable {
                 Map.of("created", c.created, "updated", c.updated, "deleted", c.deleted, "delete_missing", c.deleteMissing,
                         "ghost_deleted", c.ghostsDeleted, "clash", c.clashes, "failed", c.injectFailed));
         labelled("zaro_records_rejected", "records the standby did not inject, by reason", "reason",
-                Map.of("malformed", c.rejectedMalformed, "filtered", c.rejectedFiltered, "own_node", c.ignoredOwnNode,
-                        "expired", c.expired));
+                Map.of("malformed", c.rejectedMalformed, "oversized", c.rejectedOversized, "unsigned", c.rejectedUnsigned,
+                        "forged", c.rejectedForged, "replayed", c.rejectedReplayed, "filtered", c.rejectedFiltered,
+                        "own_node", c.ignoredOwnNode, "expired", c.expired));
         GaugeWithCallback.builder().name("zaro_queue_depth").help("events waiting between the netlink reader and the producer")
                 .callback(cb -> cb.call(s.queueDepth().getAsLong())).register(registry);
         GaugeWithCallback.builder().name("zaro_kafka_lag_records")

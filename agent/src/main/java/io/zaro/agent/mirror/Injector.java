@@ -10,11 +10,13 @@ import io.zaro.kafka.StateTopicReader;
 import io.zaro.kafka.record.FlowId;
 import io.zaro.kafka.record.FlowRecord;
 import io.zaro.kafka.record.FlowRecordCodec;
+import io.zaro.kafka.auth.RecordAuth;
 import io.zaro.kafka.record.MalformedRecordException;
 import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -67,6 +69,9 @@ public final class Injector implements AutoCloseable {
     /** Non-zero once {@link #catchUpAndClose} asked the thread to stop at the topic's end (a nanoTime deadline). */
     private volatile long catchUpDeadline;
     private long lastProblemLog;
+    private final RecordAuth auth;
+    /** Owned by the injector thread: the highest signed sequence number seen of each node in each partition. */
+    private final Map<String, Long> highestSequence = new HashMap<>();
     /** Owned by the injector thread: true until the bootstrap's end, and the creates that clashed meanwhile. */
     private boolean bootstrapping = true;
     private Duration bootstrapTimeout;
@@ -74,6 +79,16 @@ public final class Injector implements AutoCloseable {
 
     public Injector(ConntrackTable table, StateTopicReader reader, String nodeId, FlowFilter filter, Duration timeoutGrace,
                     MirrorCounters counters, Clock clock) {
+        this(table, reader, nodeId, filter, timeoutGrace, counters, clock, null);
+    }
+
+    /**
+     * @param auth verifies each record's signature before anything else is read of it; null to
+     *     take unsigned records (no authentication)
+     */
+    public Injector(ConntrackTable table, StateTopicReader reader, String nodeId, FlowFilter filter, Duration timeoutGrace,
+                    MirrorCounters counters, Clock clock, RecordAuth auth) {
+        this.auth = auth;
         this.table = table;
         this.reader = reader;
         this.nodeId = nodeId;
@@ -178,6 +193,39 @@ public final class Injector implements AutoCloseable {
                 continue;
             }
             ByteBuffer key = ByteBuffer.wrap(r.key());
+            if ((r.value() != null && r.value().length > FlowRecordCodec.MAX_RECORD_BYTES)
+                    || r.key().length > FlowRecordCodec.MAX_RECORD_BYTES) {
+                counters.rejectedOversized.incrementAndGet();
+                problem("rejected record at {}-{}@{}: larger than {} bytes", r.topic(), r.partition(), r.offset(),
+                        FlowRecordCodec.MAX_RECORD_BYTES);
+                continue;
+            }
+            String signedBy = null;
+            long signedSequence = 0;
+            if (auth != null) {
+                RecordAuth.Verdict verdict = auth.verify(r.key(), r.value(), r.headers());
+                if (verdict != RecordAuth.Verdict.VALID) {
+                    (verdict == RecordAuth.Verdict.UNSIGNED ? counters.rejectedUnsigned : counters.rejectedForged)
+                            .incrementAndGet();
+                    problem("rejected record at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), switch (verdict) {
+                        case UNSIGNED -> "it is not signed";
+                        case UNKNOWN_KEY -> "it is signed with a key this node does not have";
+                        default -> "its signature does not match: it was changed or forged";
+                    });
+                    continue;
+                }
+                signedBy = RecordAuth.node(r.headers());
+                signedSequence = RecordAuth.sequence(r.headers());
+                String where = signedBy + "\0" + r.partition();
+                Long highest = highestSequence.get(where);
+                if (highest != null && signedSequence <= highest) {
+                    counters.rejectedReplayed.incrementAndGet();
+                    problem("rejected record at {}-{}@{}: sequence number {} of {} after {}: replayed", r.topic(),
+                            r.partition(), r.offset(), signedSequence, signedBy, highest);
+                    continue;
+                }
+                highestSequence.put(where, signedSequence);
+            }
             if (r.value() == null) {
                 delete(latest, key);
                 continue;
@@ -189,6 +237,13 @@ public final class Injector implements AutoCloseable {
                 counters.rejectedMalformed.incrementAndGet();
                 latest.remove(key);
                 problem("rejected record at {}-{}@{}: {}", r.topic(), r.partition(), r.offset(), e.getMessage());
+                continue;
+            }
+            if (signedBy != null && (!signedBy.equals(record.nodeId()) || signedSequence != record.sequence())) {
+                counters.rejectedForged.incrementAndGet();
+                latest.remove(key);
+                problem("rejected record at {}-{}@{}: its signature names another node or sequence number than it holds",
+                        r.topic(), r.partition(), r.offset());
                 continue;
             }
             if (!java.util.Arrays.equals(r.key(), FlowRecordCodec.encodeKey(record.entry()))) {

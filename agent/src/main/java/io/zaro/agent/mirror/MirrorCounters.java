@@ -29,6 +29,10 @@ public final class MirrorCounters {
     public final AtomicLong injectFailed = new AtomicLong();
     public final AtomicLong clashes = new AtomicLong();
     public final AtomicLong rejectedMalformed = new AtomicLong();
+    public final AtomicLong rejectedOversized = new AtomicLong();
+    public final AtomicLong rejectedUnsigned = new AtomicLong();
+    public final AtomicLong rejectedForged = new AtomicLong();
+    public final AtomicLong rejectedReplayed = new AtomicLong();
     public final AtomicLong rejectedFiltered = new AtomicLong();
     public final AtomicLong ignoredOwnNode = new AtomicLong();
     public final AtomicLong expired = new AtomicLong();

@@ -284,7 +284,7 @@ class AgentConfigTest {
         given.setProperty("bootstrap.servers", "192.0.2.10:9092");
         AgentConfig c = new AgentConfig("fw1", Role.ACTIVE, given, "zaro", 6, (short) 1, 4096, 16,
                 Duration.ofSeconds(30), Duration.ofSeconds(90), FlowFilter.all(), true, null, List.of(), null, null, Path.of("/run/zaro/control.sock"),
-                null);
+                null, null);
         given.setProperty("acks", "0");
         c.kafka().setProperty("acks", "1");
         assertNull(c.kafka().getProperty("acks"));

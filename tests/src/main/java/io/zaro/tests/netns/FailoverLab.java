@@ -1,5 +1,6 @@
 package io.zaro.tests.netns;
 
+import io.zaro.kafka.auth.AuthKeys;
 import io.zaro.tests.traffic.EchoClients;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -7,6 +8,7 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -23,7 +25,8 @@ import java.util.stream.Stream;
  * client -- fw1 / fw2 -- server, with fw1, fw2 and a broker namespace on a sync bridge. Both
  * firewalls have a strict ruleset (policy drop, {@code ct state invalid drop}, new connections
  * only from the client side, SNAT to a VIP, {@code nf_conntrack_tcp_loose=0}), and zaro agents
- * with {@code role=vrrp} move two VIPs: the client's gateway and the SNAT address. The server
+ * with {@code role=vrrp}, signing and verifying their records with one key, move two VIPs: the
+ * client's gateway and the SNAT address. The server
  * echoes TCP on a port of its own for each run, from {@value #TCP_PORT} up, and UDP on the ports
  * from {@value #UDP_PORT}. (A run that kills its flows behind a dropping firewall leaves the
  * server's ends open; a later connection that met one of them on the same addresses and ports
@@ -177,6 +180,9 @@ public final class FailoverLab implements AutoCloseable {
             throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("zaro-failover");
         runDir = dir;
+        // Both agents sign and verify records with one key, as in production.
+        Files.write(dir.resolve("keys"), List.of(AuthKeys.generate("lab")));
+        Files.setPosixFilePermissions(dir.resolve("keys"), PosixFilePermissions.fromString("rw-------"));
         List<AgentProcess> agents = new ArrayList<>();
         Process traffic = null;
         int tcpPort = TCP_PORT + runs++;
@@ -396,7 +402,9 @@ public final class FailoverLab implements AutoCloseable {
                 vrrp.interval.centiseconds=%d
                 vrrp.vips=%s/24@eth0,10.50.2.254/24@eth1
                 control.socket=%s
-                """.formatted(node, BROKER, topics, priority, intervalCentis, GATEWAY_VIP, dir.resolve(node + ".sock")));
+                auth.key.file=%s
+                """.formatted(node, BROKER, topics, priority, intervalCentis, GATEWAY_VIP, dir.resolve(node + ".sock"),
+                dir.resolve("keys")));
         agents.add(a);
         return a;
     }
