@@ -4,7 +4,7 @@ import picocli.CommandLine.Command;
 
 @Command(name = "zaro", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Connection mirroring for Linux routers and firewalls.",
-        subcommands = {AgentCommand.class, ConntrackCommand.class, DumpCommand.class, HandoverCommand.class,
+        subcommands = {AgentCommand.class, ConntrackCommand.class, DemoCommand.class, DumpCommand.class, HandoverCommand.class,
                 KafkaCommand.class, KeepalivedNotifyCommand.class, KeygenCommand.class, StatusCommand.class, TailCommand.class,
                 VerifyCommand.class, VrrpCommand.class})
 public final class ZaroCommand implements Runnable {
