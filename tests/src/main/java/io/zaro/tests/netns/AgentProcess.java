@@ -5,6 +5,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
@@ -32,18 +34,48 @@ public final class AgentProcess implements AutoCloseable {
      * default path is one per machine, not per namespace.
      */
     public static AgentProcess start(Host host, String config) {
+        return start(host, config, null, List.of());
+    }
+
+    /**
+     * As {@link #start(Host, String)}, but the agent runs as {@code user} through {@code launcher}: a
+     * command that becomes that user and runs the rest of its arguments (such as {@code setpriv
+     * --reuid=USER ...}). The agent's directory (config, log, control socket) is given to the user,
+     * with a copy of the jar, which the user may not be allowed to read in the build tree; JNA
+     * unpacks its native stub into that directory ({@code jna.tmpdir}), as the packaged unit has it
+     * unpack into its cache directory.
+     */
+    public static AgentProcess startAs(String user, List<String> launcher, Host host, String config) {
+        return start(host, config, user, launcher);
+    }
+
+    private static AgentProcess start(Host host, String config, String user, List<String> launcher) {
         try {
             Path dir = Files.createTempDirectory("zaro-agent");
             Path file = dir.resolve("zaro.properties");
             Files.writeString(file, config.contains("control.socket=") ? config
                     : config.stripTrailing() + "\ncontrol.socket=" + dir.resolve("control.sock") + "\n");
             Path log = Files.createFile(dir.resolve("agent.log"));
-            String command = String.join(" ", ZaroCli.command("agent", "--config", file.toString(), "--status-interval", "1"))
-                    + " >> " + log + " 2>&1";
-            return new AgentProcess(log, host.spawn("sh", "-c", "exec " + command));
+            List<String> agent = List.of("agent", "--config", file.toString(), "--status-interval", "1");
+            List<String> command = new ArrayList<>(launcher);
+            if (user == null) {
+                command.addAll(ZaroCli.command(agent.toArray(String[]::new)));
+            } else {
+                Path jar = Files.copy(ZaroCli.JAR, dir.resolve("zaro.jar"));
+                Cmd.run(List.of("chown", "-R", user + ":", dir.toString())).ok();
+                command.addAll(List.of(ZaroCli.java(), "-Djna.tmpdir=" + dir, "-jar", jar.toString()));
+                command.addAll(agent);
+            }
+            // The shell (root) opens the log; the agent inherits it.
+            return new AgentProcess(log, host.spawn("sh", "-c", "exec " + String.join(" ", command) + " >> " + log + " 2>&1"));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The agent's process id (the JVM's: every command before it replaces itself with the next). */
+    public long pid() {
+        return process.pid();
     }
 
     public String log() {

@@ -23,9 +23,13 @@ public final class ZaroCli {
         if (!Files.isRegularFile(JAR)) {
             throw new IllegalStateException(JAR + " is missing: build it first with `mvn -pl agent -am package -DskipTests`");
         }
-        String java = ProcessHandle.current().info().command().orElse("java");
-        List<String> c = new ArrayList<>(List.of(java, "-jar", JAR.toString()));
+        List<String> c = new ArrayList<>(List.of(java(), "-jar", JAR.toString()));
         c.addAll(Arrays.asList(args));
         return c;
+    }
+
+    /** The JVM that runs the tests. */
+    public static String java() {
+        return ProcessHandle.current().info().command().orElse("java");
     }
 }
