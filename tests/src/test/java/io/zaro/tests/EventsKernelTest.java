@@ -228,10 +228,10 @@ class EventsKernelTest {
 
     private void udpExchange(String serverIp, int port) throws Exception {
         boolean v6 = serverIp.contains(":");
-        server.spawn("socat", "-T", "5", (v6 ? "UDP6-RECVFROM:" : "UDP4-RECVFROM:") + port, "SYSTEM:echo pong");
+        server.spawn("socat", "-T", "15", (v6 ? "UDP6-RECVFROM:" : "UDP4-RECVFROM:") + port, "SYSTEM:echo pong");
         waitListening(server, Integer.toString(port));
         String target = v6 ? "UDP6:[" + serverIp + "]:" + port : "UDP4:" + serverIp + ":" + port;
-        String answer = client.execOk("sh", "-c", "echo ping | socat -T 3 - " + target).stdout();
+        String answer = client.execOk("sh", "-c", "echo ping | socat -T 10 - " + target).stdout();
         assertEquals("pong", answer.trim());
     }
 
