@@ -76,6 +76,8 @@ public final class AgentCommand implements Callable<Integer> {
         Topics topics = Topics.withPrefix(cfg.topicPrefix());
         try (Admin admin = Admin.create(cfg.kafka())) {
             topics.ensure(admin, cfg.partitions(), cfg.replicationFactor(), Duration.ofSeconds(60));
+        } catch (RuntimeException e) {
+            throw KafkaErrors.explain(e, cfg.kafka()); // a refused login or handshake: one sentence
         }
         CountDownLatch stopping = new CountDownLatch(1);
         CountDownLatch stopped = new CountDownLatch(1);
@@ -213,7 +215,8 @@ public final class AgentCommand implements Callable<Integer> {
         };
         KeepalivedFifo fifo = new KeepalivedFifo(cfg.keepalived().fifo(), instance, transition);
         live.follow(roles);
-        live.requests = request -> keepalivedNotify(request, instance, transition);
+        java.util.concurrent.atomic.AtomicLong lastNotified = new java.util.concurrent.atomic.AtomicLong();
+        live.requests = request -> keepalivedNotify(request, instance, transition, lastNotified);
         try {
             roles.onTransition(VirtualRouter.State.BACKUP);
             fifo.start();
@@ -231,21 +234,38 @@ public final class AgentCommand implements Callable<Integer> {
 
     /**
      * {@code zaro keepalived-notify}, run by keepalived as its notify script, passes on the
-     * transition as a FIFO line would say it.
+     * transition as a FIFO line would say it, with {@code at=EPOCH_MILLIS}, when keepalived
+     * started the script. keepalived does not wait for one notify script before it starts the
+     * next, so a transition can arrive after a later one: it is dropped when it is older than
+     * the last one applied ({@code lastNotified}), or a node that keepalived made MASTER would
+     * follow a stale BACKUP and, mirroring, delete its own live flows as ghosts.
      */
-    private static String keepalivedNotify(String request, String instance,
-                                           java.util.function.Consumer<VirtualRouter.State> transition) {
+    static synchronized String keepalivedNotify(String request, String instance,
+                                                java.util.function.Consumer<VirtualRouter.State> transition,
+                                                java.util.concurrent.atomic.AtomicLong lastNotified) {
         String prefix = "keepalived ";
         if (!request.startsWith(prefix)) {
             return "error: unknown request '" + request + "': in keepalived mode the agent knows 'status' and "
                     + "'keepalived TYPE \"NAME\" STATE'";
         }
         String line = request.substring(prefix.length());
+        long at = 0;
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" at=(\\d{1,18})$").matcher(line);
+        if (m.find()) {
+            at = Long.parseLong(m.group(1));
+            line = line.substring(0, m.start());
+        }
+        if (at > 0 && at < lastNotified.get()) {
+            log.warn("keepalived: {} (notify script started {} ms before the last one applied) ignored: keepalived ran "
+                    + "its notify scripts out of order; notify_fifo keeps the order", line, lastNotified.get() - at);
+            return "ignored: '" + line + "' is older than the last transition";
+        }
         Optional<VirtualRouter.State> state = KeepalivedFifo.parse(line, instance);
         if (state.isEmpty()) {
             return "ignored: '" + line + "' is not a state of " + instance;
         }
         log.info("keepalived: {} (notify script)", line);
+        lastNotified.accumulateAndGet(at, Math::max);
         transition.accept(state.get());
         return "following: " + line;
     }

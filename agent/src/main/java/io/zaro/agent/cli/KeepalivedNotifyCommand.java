@@ -37,8 +37,16 @@ public final class KeepalivedNotifyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /**
+     * Sends the transition with the time keepalived started this script (this process's start:
+     * the zaro script execs the JVM in the process keepalived forked). keepalived runs its notify
+     * scripts without waiting for each other, so a slow one can arrive after the next; the agent
+     * drops a transition older than one it applied.
+     */
     @Override
     public Integer call() {
-        return ControlClient.ask(spec, socket, "keepalived " + type + " \"" + name + "\" " + state, "keepalived");
+        long at = ProcessHandle.current().info().startInstant().map(java.time.Instant::toEpochMilli).orElse(0L);
+        return ControlClient.ask(spec, socket, "keepalived " + type + " \"" + name + "\" " + state
+                + (at > 0 ? " at=" + at : ""), "keepalived");
     }
 }
