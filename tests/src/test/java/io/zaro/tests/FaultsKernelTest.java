@@ -1,0 +1,213 @@
+package io.zaro.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.zaro.conntrack.Conntrack;
+import io.zaro.conntrack.ConntrackEntry;
+import io.zaro.conntrack.ConntrackTable;
+import io.zaro.conntrack.Family;
+import io.zaro.conntrack.filter.Cidr;
+import io.zaro.tests.netns.AgentProcess;
+import io.zaro.tests.netns.Host;
+import io.zaro.tests.netns.KernelTest;
+import io.zaro.tests.netns.Lab;
+import io.zaro.tests.netns.SyntheticFlows;
+import io.zaro.tests.netns.ZaroCli;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Faults of issue 9, with the project's broker in a namespace of its own and the agents as
+ * separate processes (fw1 active, fw2 standby), on tables filled with synthetic flows: the
+ * broker stopped for 60 s while fw1's table changes, then started again; and kill -9 of each
+ * agent while the table changes, then a restart. Each ends with fw2's table equal to fw1's,
+ * and prints the flows lost (on fw1, not on fw2) and the ghosts (on fw2, not on fw1): both 0.
+ */
+@KernelTest
+class FaultsKernelTest {
+    private static final String BROKER = "10.97.0.10";
+    private static final Cidr SYNC_NETWORK = Cidr.parse("10.97.0.0/24");
+    private static final SyntheticFlows FLOWS = new SyntheticFlows("10.20.2.2", "fd20:2::2", "10.20.2.1");
+
+    private Lab lab;
+    private Host fw1;
+    private Host fw2;
+    private Host kafka;
+    private final List<AgentProcess> agents = new ArrayList<>();
+
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void topology() {
+        lab = new Lab();
+        fw1 = lab.host("fw1");
+        fw2 = lab.host("fw2");
+        kafka = lab.host("kafka");
+        lab.bridge("sync", "sync0", fw1, fw2, kafka);
+        fw1.address("sync0", "10.97.0.1/24");
+        fw2.address("sync0", "10.97.0.2/24");
+        kafka.address("sync0", BROKER + "/24");
+        startBroker();
+    }
+
+    @AfterEach
+    void cleanup() {
+        agents.forEach(AgentProcess::close);
+        agents.clear();
+        try {
+            kafka.exec(ZaroCli.command("kafka", "stop", "--data-dir", dir.resolve("kafka").toString(), "--timeout", "30")
+                    .toArray(String[]::new));
+        } finally {
+            lab.close();
+        }
+    }
+
+    @Test
+    void theBrokerStoppedForAMinuteWhileTheTableChangesLosesNothing() throws Exception {
+        try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
+            assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
+            AgentProcess standby = agent(fw2, "fw2", "standby");
+            AgentProcess active = agent(fw1, "fw1", "active");
+            active.awaitLog("publishing", Duration.ofSeconds(60));
+            awaitEqual("fw2 mirrors 2000 flows", t1, t2, Duration.ofSeconds(60));
+            long rssBefore = rssKiB(fw1);
+
+            stopBroker();
+            long outageEnd = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            long maxRss = rssBefore;
+            int round = 0;
+            while (System.nanoTime() < outageEnd) {
+                // Each 5 s: 50 flows end, 100 begin.
+                for (ConntrackEntry gone : FLOWS.range(round * 50, 50)) {
+                    t1.delete(gone.original(), gone.zone());
+                }
+                assertEquals(0, t1.createAll(FLOWS.range(10_000 + round * 100, 100)).failed());
+                round++;
+                maxRss = Math.max(maxRss, rssKiB(fw1));
+                Thread.sleep(5_000);
+            }
+            assertTrue(active.isAlive() && standby.isAlive(), "neither agent died while the broker was away");
+            startBroker();
+
+            awaitEqual("fw2 converges to fw1's table after the outage", t1, t2, Duration.ofSeconds(180));
+            report("broker stopped for 60 s (" + round + " rounds of changes)", t1, t2);
+            System.out.printf("active's RSS: %d MiB before the outage, at most %d MiB during it, %d MiB after%n",
+                    rssBefore / 1024, maxRss / 1024, rssKiB(fw1) / 1024);
+            assertTrue(active.isAlive() && standby.isAlive(), "neither agent died");
+        }
+    }
+
+    @Test
+    void killingEitherAgentWithSignalNineThenRestartingItLeavesNoGhostsAndNoGaps() throws Exception {
+        try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
+            assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
+            AgentProcess standby = agent(fw2, "fw2", "standby");
+            AgentProcess active = agent(fw1, "fw1", "active");
+            active.awaitLog("publishing", Duration.ofSeconds(60));
+            awaitEqual("fw2 mirrors 2000 flows", t1, t2, Duration.ofSeconds(60));
+
+            // The standby crashes; meanwhile 100 flows end and 100 begin on fw1.
+            standby.kill();
+            for (ConntrackEntry gone : FLOWS.range(0, 100)) {
+                assertTrue(t1.delete(gone.original(), gone.zone()));
+            }
+            assertEquals(0, t1.createAll(FLOWS.range(3000, 100)).failed());
+            agent(fw2, "fw2", "standby").awaitLog("bootstrap:", Duration.ofSeconds(60));
+            awaitEqual("the restarted standby holds fw1's table", t1, t2, Duration.ofSeconds(60));
+            report("kill -9 of the standby", t1, t2);
+
+            // The active crashes; meanwhile 100 flows end and 100 begin, which no event will tell.
+            active.kill();
+            for (ConntrackEntry gone : FLOWS.range(100, 100)) {
+                assertTrue(t1.delete(gone.original(), gone.zone()));
+            }
+            assertEquals(0, t1.createAll(FLOWS.range(4000, 100)).failed());
+            agent(fw1, "fw1", "active").awaitLog("publishing", Duration.ofSeconds(60));
+            awaitEqual("fw2 holds the restarted active's table", t1, t2, Duration.ofSeconds(60));
+            report("kill -9 of the active", t1, t2);
+        }
+    }
+
+    private AgentProcess agent(Host host, String node, String role) {
+        AgentProcess a = AgentProcess.start(host, """
+                node.id=%s
+                role=%s
+                kafka.bootstrap.servers=%s:9092
+                kafka.topic.prefix=faults
+                kafka.topic.partitions=3
+                filter.sync.interface=sync0
+                control.socket=%s
+                """.formatted(node, role, BROKER, dir.resolve(node + "-" + agents.size() + ".sock")));
+        agents.add(a);
+        return a;
+    }
+
+    private void startBroker() {
+        kafka.exec(null, 180, ZaroCli.command("kafka", "start", "--data-dir", dir.resolve("kafka").toString(), "--host",
+                BROKER, "--timeout", "120").toArray(String[]::new)).ok();
+    }
+
+    private void stopBroker() {
+        kafka.exec(null, 60, ZaroCli.command("kafka", "stop", "--data-dir", dir.resolve("kafka").toString(), "--timeout",
+                "30").toArray(String[]::new)).ok();
+    }
+
+    /** The resident memory of the zaro agent in {@code host}'s namespace, in KiB. */
+    private static long rssKiB(Host host) throws Exception {
+        long rss = 0;
+        for (String pid : host.execOk("ip", "netns", "pids", host.name()).stdout().split("\\s+")) {
+            Path status = Path.of("/proc", pid.strip(), "status");
+            if (pid.isBlank() || !Files.exists(status)) {
+                continue;
+            }
+            List<String> lines = Files.readAllLines(status);
+            if (lines.stream().anyMatch(l -> l.startsWith("Name:") && l.contains("java"))) {
+                rss += lines.stream().filter(l -> l.startsWith("VmRSS:"))
+                        .mapToLong(l -> Long.parseLong(l.replaceAll("\\D", ""))).sum();
+            }
+        }
+        return rss;
+    }
+
+    private static void report(String fault, ConntrackTable t1, ConntrackTable t2) {
+        Set<String> a = keys(t1);
+        Set<String> b = keys(t2);
+        long lost = a.stream().filter(k -> !b.contains(k)).count();
+        long ghosts = b.stream().filter(k -> !a.contains(k)).count();
+        System.out.printf("%s: %d flows on fw1, %d lost, %d ghosts on fw2%n", fault, a.size(), lost, ghosts);
+        assertEquals(0, lost + ghosts);
+    }
+
+    private static void awaitEqual(String what, ConntrackTable t1, ConntrackTable t2, Duration timeout)
+            throws InterruptedException {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (!keys(t1).equals(keys(t2))) {
+            if (System.nanoTime() > end) {
+                Set<String> a = keys(t1);
+                Set<String> b = keys(t2);
+                throw new AssertionError("timed out waiting until " + what + ": " + a.size() + " on fw1, " + b.size()
+                        + " on fw2; missing " + a.stream().filter(k -> !b.contains(k)).limit(3).toList() + ", ghosts "
+                        + b.stream().filter(k -> !a.contains(k)).limit(3).toList());
+            }
+            Thread.sleep(250);
+        }
+    }
+
+    /** Zone and original tuple of every flow but the agents' own over the sync link. */
+    private static Set<String> keys(ConntrackTable t) {
+        return t.dump(Family.ALL).stream().filter(e -> !SYNC_NETWORK.contains(e.original().source()))
+                .map(e -> e.zone() + " " + e.original()).collect(Collectors.toCollection(TreeSet::new));
+    }
+}
