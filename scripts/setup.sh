@@ -17,6 +17,9 @@ packages=(
   kcat                      # an independent Kafka client: reads zaro's topics in the tests
   iputils-arping            # gratuitous ARP when a node takes over the VIPs
   keepalived                # a VRRP peer no one here wrote, in the interoperability tests
+  ansible                   # the Ansible roll-out's test: ansible-playbook, with community.general's chroot connection,
+  ansible-lint              #   its linter,
+  iptables                  #   and iptables-restore for the role's iptables rules
   fontconfig                # the demo's PNG timeline: Java draws its text with
   fonts-dejavu-core         #   a font fontconfig finds
 )
