@@ -49,10 +49,27 @@ public final class FlowRecordCodec {
                 })
                 .setNodeId(r.nodeId())
                 .setSequence(r.sequence())
-                .setTimestampMicros(ChronoUnit.MICROS.between(Instant.EPOCH, r.timestamp()))
+                .setTimestampMicros(epochMicros(r.timestamp()))
                 .setFlow(flow(r.entry()))
                 .build()
                 .toByteArray();
+    }
+
+    /**
+     * Microseconds since the epoch, for every timestamp a record can carry: decode takes any
+     * int64 ({@code timestamp_micros}), about 292 000 years either side of 1970, whereas
+     * {@code ChronoUnit.MICROS.between} counts in nanoseconds on the way and overflows after
+     * 2262-04-11. Rounded down to the microsecond; beyond int64 microseconds it throws
+     * {@link ArithmeticException}.
+     */
+    static long epochMicros(Instant t) {
+        long seconds = t.getEpochSecond();
+        long micros = t.getNano() / 1_000;
+        if (seconds < 0 && micros > 0) {
+            // As Instant.toEpochMilli: the smallest int64 of microseconds has seconds*10^6 below it.
+            return Math.addExact(Math.multiplyExact(seconds + 1, 1_000_000L), micros - 1_000_000L);
+        }
+        return Math.addExact(Math.multiplyExact(seconds, 1_000_000L), micros);
     }
 
     /** The Kafka key of a flow: zone and original tuple. Equal flows give equal bytes. */

@@ -5,7 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import java.time.Instant;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Fuzzes the record decoder, which reads what anyone who can write to the topics wrote (issue 9).
@@ -43,6 +47,30 @@ class FlowRecordCodecFuzzTest {
         // The key a publisher would write for this record's flow names the same flow.
         FlowId id = FlowId.of(record.entry());
         assertEquals(id, FlowRecordCodec.decodeKey(FlowRecordCodec.encodeKey(record.entry())));
+    }
+
+    /**
+     * Found by fuzzing decode ({@code decode/crash-e22c176c787f0a55ec2f75d76059ed2bc6b05f1f}): any
+     * int64 of microseconds decodes, but encode counted in nanoseconds and threw
+     * ArithmeticException for a timestamp after 2262-04-11 (or before 1677-09-21).
+     */
+    @ParameterizedTest
+    @ValueSource(longs = {Long.MIN_VALUE, -9_223_372_036_854_776L, -1, 0, 1, 9_223_372_036_854_776L, 21_498_840_169_869_376L,
+        Long.MAX_VALUE})
+    void everyTimestampThatDecodesEncodesAgain(long micros) throws Exception {
+        byte[] bytes = io.zaro.kafka.proto.v1.FlowRecord.parseFrom(FlowRecordSeeds.files("decode").get("valid-udp4-mark"))
+                .toBuilder().setTimestampMicros(micros).build().toByteArray();
+        FlowRecord record = FlowRecordCodec.decode(bytes);
+        byte[] again = FlowRecordCodec.encode(record);
+        assertEquals(micros, io.zaro.kafka.proto.v1.FlowRecord.parseFrom(again).getTimestampMicros());
+        assertEquals(record, FlowRecordCodec.decode(again));
+    }
+
+    @Test
+    void timestampsAreRoundedDownToTheMicrosecond() {
+        assertEquals(1, FlowRecordCodec.epochMicros(Instant.ofEpochSecond(0, 1_999)));
+        assertEquals(-1, FlowRecordCodec.epochMicros(Instant.ofEpochSecond(-1, 999_999_500)));
+        assertEquals(-1_000_001, FlowRecordCodec.epochMicros(Instant.ofEpochSecond(-2, 999_999_000)));
     }
 
     @FuzzTest

@@ -92,7 +92,7 @@ public final class FlowRecordSeeds {
         m.put("destroy-bare", new FlowRecord(Type.DESTROY, "fw1", 13, T,
                 new FlowId(3, tcp4).bareEntry()));
         m.put("extremes", new FlowRecord(Type.UPDATE, "n".repeat(FlowRecord.MAX_NODE_ID_LENGTH), Long.MAX_VALUE,
-                Instant.parse("2262-04-11T23:47:16.854775Z"),
+                Instant.parse("9999-12-31T23:59:59.999999Z"),
                 ConntrackEntry.builder(Tuple.ofPorts(ip("255.255.255.255"), ip("0.0.0.0"), IpProtocol.UDPLITE, 65535, 0))
                         .status(0xffff).timeout(0xffffffffL).mark(0xffffffffL).zone(65535)
                         .labels(IntStream.rangeClosed(0, ConntrackEntry.MAX_LABEL_BIT).boxed().toList())
