@@ -131,6 +131,12 @@ public final class StateTopicReader implements AutoCloseable {
         return lag;
     }
 
+    /** Moves to the end of every partition: {@link #poll} then brings only what is written from now on. */
+    public void seekToEnd() {
+        consumer.seekToEnd(partitions);
+        partitions.forEach(consumer::position); // resolves the end now, not at the first poll
+    }
+
     /** Makes a blocked or the next {@link #poll} throw {@link WakeupException}; safe from any thread. */
     public void wakeup() {
         consumer.wakeup();

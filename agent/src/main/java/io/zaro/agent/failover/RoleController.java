@@ -9,6 +9,7 @@ import io.zaro.agent.vrrp.Vips;
 import io.zaro.conntrack.ConntrackTable;
 import io.zaro.conntrack.filter.FlowFilter;
 import io.zaro.kafka.RecordPublisher;
+import io.zaro.agent.mirror.ForeignRecordWatch;
 import io.zaro.kafka.StateTopicReader;
 import io.zaro.kafka.auth.RecordAuth;
 import io.zaro.kafka.Topics;
@@ -38,6 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class RoleController implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(RoleController.class);
+    /** How long another node's records must have stopped before the active repairs the state topic. */
+    private static final Duration SPLIT_BRAIN_QUIET = Duration.ofSeconds(5);
 
     /**
      * Everything both roles need. {@code tableOpener} opens another socket on the same table,
@@ -61,6 +64,7 @@ public final class RoleController implements AutoCloseable {
     private volatile Capture capture;
     private volatile Injector injector;
     private volatile StateTopicReader injectorReader;
+    private ForeignRecordWatch watch;
     private volatile String role = "none";
     private volatile boolean stopping;
 
@@ -157,6 +161,8 @@ public final class RoleController implements AutoCloseable {
         try (StateTopicReader state = new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60))) {
             capture.start(state, parts.startupRead());
         }
+        watch = new ForeignRecordWatch(new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60)),
+                parts.capture().nodeId(), parts.auth(), SPLIT_BRAIN_QUIET, capture::foreignRecords);
         role = "active";
         log.info(parts.vips().isEmpty() ? "active (keepalived holds the VIPs), publishing ({} ms to take over)"
                 : "active: VIPs held, publishing ({} ms to take over)", (System.nanoTime() - started) / 1_000_000);
@@ -187,6 +193,7 @@ public final class RoleController implements AutoCloseable {
             return;
         }
         if (capture != null) {
+            closeWatch();
             capture.close();
             capture = null;
             parts.publisher().flush();
@@ -198,6 +205,13 @@ public final class RoleController implements AutoCloseable {
         injector.start(parts.startupRead());
         role = "standby";
         log.info(parts.vips().isEmpty() ? "standby, mirroring" : "standby: VIPs released, mirroring");
+    }
+
+    private void closeWatch() {
+        if (watch != null) {
+            watch.close();
+            watch = null;
+        }
     }
 
     private void closeInjectorReader() {
@@ -213,6 +227,7 @@ public final class RoleController implements AutoCloseable {
         stopping = true;
         worker.submit(() -> {
             if (capture != null) {
+                closeWatch();
                 capture.close();
                 capture = null;
             }

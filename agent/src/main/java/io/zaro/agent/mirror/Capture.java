@@ -182,6 +182,17 @@ public final class Capture implements AutoCloseable {
         return queue.size();
     }
 
+    /**
+     * Another node published {@code keys} to the state topic while this one is active (a split
+     * brain, or a peer that took over meanwhile): resynchronise, publishing this node's whole
+     * table and tombstoning those keys where this table lacks them, so that the topic, and the
+     * standbys that read it, hold this node's table again.
+     */
+    public void foreignRecords(java.util.Collection<ByteBuffer> keys) {
+        failedTombstones.addAll(keys);
+        requestResync();
+    }
+
     /** Asks for a resync at the publisher thread's next turn, as an event loss would. */
     public void requestResync() {
         resyncWanted.set(true);

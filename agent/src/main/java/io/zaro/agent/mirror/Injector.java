@@ -36,7 +36,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>At start it bootstraps: reads the compacted state topic from its beginning to its end,
  * injecting each flow, then deletes every entry of its own table that the filter would mirror
- * but the topic does not hold (ghosts left from before a restart). Then it follows the topic.
+ * but the topic does not hold (ghosts left from before a restart), once the topic holds a
+ * record of another node (before that, this kernel's flows are its own, perhaps live). Then it
+ * follows the topic.
  *
  * <p>Injection is idempotent, as conntrackd's is: a create of an existing flow updates it, an
  * update of a missing flow creates it, a delete of a missing flow is fine; each outcome is
@@ -72,6 +74,12 @@ public final class Injector implements AutoCloseable {
     private final RecordAuth auth;
     /** Owned by the injector thread: the highest signed sequence number seen of each node in each partition. */
     private final Map<String, Long> highestSequence = new HashMap<>();
+    /**
+     * Owned by the injector thread: whether the bootstrap read a record of another node. Until
+     * some node published, flows the topic lacks are not ghosts: zaro's first start on a
+     * firewall that already forwards must not delete its table.
+     */
+    private boolean peerSeen;
     /** Owned by the injector thread: true until the bootstrap's end, and the creates that clashed meanwhile. */
     private boolean bootstrapping = true;
     private Duration bootstrapTimeout;
@@ -122,7 +130,14 @@ public final class Injector implements AutoCloseable {
             long started = System.nanoTime();
             Set<ByteBuffer> held = new HashSet<>();
             long records = reader.readToEnd(Duration.ofMillis(500), bootstrapTimeout, batch -> apply(batch, held));
-            long ghosts = deleteGhosts(held);
+            long ghosts;
+            if (peerSeen) {
+                ghosts = deleteGhosts(held);
+            } else {
+                ghosts = 0;
+                log.info("bootstrap: the state topic holds no record of another node, so this kernel's flows are "
+                        + "left alone: on a firewall that forwards them, they are live, not ghosts");
+            }
             bootstrapping = false;
             clashed.forEach(this::createOrReplace);
             clashed.clear();
@@ -227,6 +242,7 @@ public final class Injector implements AutoCloseable {
                 highestSequence.put(where, signedSequence);
             }
             if (r.value() == null) {
+                peerSeen |= signedBy == null || !signedBy.equals(nodeId);
                 delete(latest, key);
                 continue;
             }
@@ -252,6 +268,7 @@ public final class Injector implements AutoCloseable {
                 problem("rejected record at {}-{}@{}: its key is not its flow's", r.topic(), r.partition(), r.offset());
                 continue;
             }
+            peerSeen |= !record.nodeId().equals(nodeId);
             if (record.nodeId().equals(nodeId)) {
                 // This node published it while it was master: not injected, but not a ghost either.
                 // The new master's resync republishes the flow or tombstones it.
