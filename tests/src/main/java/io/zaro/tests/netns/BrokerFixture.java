@@ -7,7 +7,9 @@ import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Properties;
 import java.util.stream.Stream;
 
@@ -31,6 +33,19 @@ public final class BrokerFixture implements AutoCloseable {
      * started by {@code zaro kafka start} run in that namespace, as an operator would.
      */
     public BrokerFixture(Host host, String address) {
+        this(host, address, List.of());
+    }
+
+    /**
+     * As {@link #BrokerFixture(Host, String)}, with more options for {@code zaro kafka start}:
+     * {@code --tls-keystore}, {@code --tls-password-file}, {@code --scram-user} and
+     * {@code --scram-password-file} secure its client listener. Clients then need the matching
+     * settings besides {@link #client()}'s.
+     */
+    public BrokerFixture(Host host, String address, List<String> startOptions) {
+        if (host == null && !startOptions.isEmpty()) {
+            throw new IllegalArgumentException("start options need a host: the in-process broker takes none");
+        }
         try {
             dataDir = Files.createTempDirectory("zaro-broker");
             settings = host == null
@@ -45,9 +60,11 @@ public final class BrokerFixture implements AutoCloseable {
         if (host == null) {
             EmbeddedBroker.start(settings, Duration.ofSeconds(120));
         } else {
-            host.exec(null, 180, ZaroCli.command("kafka", "start", "--data-dir", dataDir.toString(), "--host", address,
+            List<String> start = new ArrayList<>(List.of("kafka", "start", "--data-dir", dataDir.toString(), "--host", address,
                     "--port", Integer.toString(settings.port()), "--controller-port",
-                    Integer.toString(settings.controllerPort()), "--timeout", "120").toArray(String[]::new)).ok();
+                    Integer.toString(settings.controllerPort()), "--timeout", "120"));
+            start.addAll(startOptions);
+            host.exec(null, 180, ZaroCli.command(start.toArray(String[]::new)).toArray(String[]::new)).ok();
         }
     }
 
