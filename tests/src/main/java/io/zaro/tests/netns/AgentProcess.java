@@ -167,6 +167,24 @@ public final class AgentProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the agent, if it runs, and deletes its directory (config, log, socket): for runs
+     * that leave nothing behind, such as the demo's. The log cannot be read afterwards.
+     */
+    public void closeAndDelete() {
+        close();
+        deleteFiles();
+    }
+
+    /** Deletes the agent's directory (config, log, socket), whether or not it still runs. */
+    public void deleteFiles() {
+        try (java.util.stream.Stream<Path> files = Files.walk(log.getParent())) {
+            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException | UncheckedIOException ignored) {
+            // a leftover temp directory is harmless
+        }
+    }
+
     private static void sleep(long millis) {
         try {
             Thread.sleep(millis);

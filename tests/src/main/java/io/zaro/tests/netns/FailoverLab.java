@@ -106,6 +106,8 @@ public final class FailoverLab implements AutoCloseable {
     private int runs;
     /** The current run's files, removed by {@link #close()} if the run could not remove them (Ctrl-C). */
     private volatile Path runDir;
+    /** The current run's agents, whose files {@link #close()} removes if the run could not (Ctrl-C). */
+    private volatile List<AgentProcess> runAgents = List.of();
     private volatile Consumer<String> progress = step -> { };
     private volatile Duration leadIn = Duration.ZERO;
 
@@ -184,7 +186,8 @@ public final class FailoverLab implements AutoCloseable {
         // Both agents sign and verify records with one key, as in production.
         Files.write(dir.resolve("keys"), List.of(AuthKeys.generate("lab")));
         Files.setPosixFilePermissions(dir.resolve("keys"), PosixFilePermissions.fromString("rw-------"));
-        List<AgentProcess> agents = new ArrayList<>();
+        List<AgentProcess> agents = new java.util.concurrent.CopyOnWriteArrayList<>();
+        runAgents = agents;
         Process traffic = null;
         int tcpPort = TCP_PORT + runs++;
         Process echoServer = server.spawn("socat", "TCP4-LISTEN:" + tcpPort + ",fork,reuseaddr,backlog="
@@ -302,7 +305,8 @@ public final class FailoverLab implements AutoCloseable {
                 traffic.destroyForcibly();
                 traffic.waitFor();
             }
-            agents.forEach(AgentProcess::close);
+            agents.forEach(AgentProcess::closeAndDelete);
+            runAgents = List.of();
             echoServer.descendants().forEach(ProcessHandle::destroyForcibly);
             echoServer.destroyForcibly();
             echoServer.waitFor();
@@ -345,6 +349,7 @@ public final class FailoverLab implements AutoCloseable {
             if (dir != null) {
                 deleteQuietly(dir);
             }
+            List.copyOf(runAgents).forEach(AgentProcess::deleteFiles);
         }
     }
 
