@@ -13,6 +13,7 @@ packages=(
   procps                    # sysctl
   util-linux                # setpriv, unshare: the unprivileged-user and missing-library tests
   debootstrap               # a Debian 12 root the package test installs the .deb into
+  systemd-container         # systemd-nspawn: the package test boots that root and runs the unit
   protobuf-compiler         # protoc: decodes zaro records outside Java in the tests
   kcat                      # an independent Kafka client: reads zaro's topics in the tests
   iputils-arping            # gratuitous ARP when a node takes over the VIPs
