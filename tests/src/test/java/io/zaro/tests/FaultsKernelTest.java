@@ -6,12 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.zaro.conntrack.Conntrack;
 import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.ConntrackTable;
-import io.zaro.conntrack.Family;
 import io.zaro.conntrack.filter.Cidr;
 import io.zaro.tests.netns.AgentProcess;
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
+import io.zaro.tests.netns.MirroredTables;
 import io.zaro.tests.netns.SyntheticFlows;
 import io.zaro.tests.netns.ZaroCli;
 import java.nio.file.Files;
@@ -20,8 +20,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.TreeSet;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -81,7 +79,7 @@ class FaultsKernelTest {
             AgentProcess standby = agent(fw2, "fw2", "standby");
             AgentProcess active = agent(fw1, "fw1", "active");
             active.awaitLog("publishing", Duration.ofSeconds(60));
-            awaitEqual("fw2 mirrors 2000 flows", t1, t2, Duration.ofSeconds(60));
+            tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
             long rssBefore = rssKiB(fw1);
 
             stopBroker();
@@ -101,7 +99,7 @@ class FaultsKernelTest {
             assertTrue(active.isAlive() && standby.isAlive(), "neither agent died while the broker was away");
             startBroker();
 
-            awaitEqual("fw2 converges to fw1's table after the outage", t1, t2, Duration.ofSeconds(180));
+            tables(t1, t2).awaitEqual("fw2 converges to fw1's table after the outage", Duration.ofSeconds(180));
             report("broker stopped for 60 s (" + round + " rounds of changes)", t1, t2);
             System.out.printf("active's RSS: %d MiB before the outage, at most %d MiB during it, %d MiB after%n",
                     rssBefore / 1024, maxRss / 1024, rssKiB(fw1) / 1024);
@@ -116,7 +114,7 @@ class FaultsKernelTest {
             AgentProcess standby = agent(fw2, "fw2", "standby");
             AgentProcess active = agent(fw1, "fw1", "active");
             active.awaitLog("publishing", Duration.ofSeconds(60));
-            awaitEqual("fw2 mirrors 2000 flows", t1, t2, Duration.ofSeconds(60));
+            tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
 
             // The standby crashes; meanwhile 100 flows end and 100 begin on fw1.
             standby.kill();
@@ -125,7 +123,7 @@ class FaultsKernelTest {
             }
             assertEquals(0, t1.createAll(FLOWS.range(3000, 100)).failed());
             agent(fw2, "fw2", "standby").awaitLog("bootstrap:", Duration.ofSeconds(60));
-            awaitEqual("the restarted standby holds fw1's table", t1, t2, Duration.ofSeconds(60));
+            tables(t1, t2).awaitEqual("the restarted standby holds fw1's table", Duration.ofSeconds(60));
             report("kill -9 of the standby", t1, t2);
 
             // The active crashes; meanwhile 100 flows end and 100 begin, which no event will tell.
@@ -135,7 +133,7 @@ class FaultsKernelTest {
             }
             assertEquals(0, t1.createAll(FLOWS.range(4000, 100)).failed());
             agent(fw1, "fw1", "active").awaitLog("publishing", Duration.ofSeconds(60));
-            awaitEqual("fw2 holds the restarted active's table", t1, t2, Duration.ofSeconds(60));
+            tables(t1, t2).awaitEqual("fw2 holds the restarted active's table", Duration.ofSeconds(60));
             report("kill -9 of the active", t1, t2);
         }
     }
@@ -182,32 +180,15 @@ class FaultsKernelTest {
     }
 
     private static void report(String fault, ConntrackTable t1, ConntrackTable t2) {
-        Set<String> a = keys(t1);
-        Set<String> b = keys(t2);
+        Set<String> a = tables(t1, t2).keys(t1);
+        Set<String> b = tables(t1, t2).keys(t2);
         long lost = a.stream().filter(k -> !b.contains(k)).count();
         long ghosts = b.stream().filter(k -> !a.contains(k)).count();
         System.out.printf("%s: %d flows on fw1, %d lost, %d ghosts on fw2%n", fault, a.size(), lost, ghosts);
         assertEquals(0, lost + ghosts);
     }
 
-    private static void awaitEqual(String what, ConntrackTable t1, ConntrackTable t2, Duration timeout)
-            throws InterruptedException {
-        long end = System.nanoTime() + timeout.toNanos();
-        while (!keys(t1).equals(keys(t2))) {
-            if (System.nanoTime() > end) {
-                Set<String> a = keys(t1);
-                Set<String> b = keys(t2);
-                throw new AssertionError("timed out waiting until " + what + ": " + a.size() + " on fw1, " + b.size()
-                        + " on fw2; missing " + a.stream().filter(k -> !b.contains(k)).limit(3).toList() + ", ghosts "
-                        + b.stream().filter(k -> !a.contains(k)).limit(3).toList());
-            }
-            Thread.sleep(250);
-        }
-    }
-
-    /** Zone and original tuple of every flow but the agents' own over the sync link. */
-    private static Set<String> keys(ConntrackTable t) {
-        return t.dump(Family.ALL).stream().filter(e -> !SYNC_NETWORK.contains(e.original().source()))
-                .map(e -> e.zone() + " " + e.original()).collect(Collectors.toCollection(TreeSet::new));
+    private static MirroredTables tables(ConntrackTable t1, ConntrackTable t2) {
+        return new MirroredTables(t1, t2, SYNC_NETWORK);
     }
 }

@@ -6,21 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.zaro.conntrack.Conntrack;
 import io.zaro.conntrack.ConntrackEntry;
 import io.zaro.conntrack.ConntrackTable;
-import io.zaro.conntrack.Family;
 import io.zaro.conntrack.filter.Cidr;
 import io.zaro.tests.netns.AgentProcess;
 import io.zaro.tests.netns.BrokerFixture;
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.KernelTest;
 import io.zaro.tests.netns.Lab;
+import io.zaro.tests.netns.MirroredTables;
 import io.zaro.tests.netns.SyntheticFlows;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -90,11 +87,11 @@ class SplitBrainKernelTest {
             assertEquals(0, t1.createAll(FLOWS.range(5000, 200)).failed());
             Thread.sleep(20_000);
             assertTrue(hasVip(fw1) && !hasVip(fw2), "the backup still hears the master: no second master");
-            assertEquals(1000, keys(t2).size(), "fw2 fell behind meanwhile: it holds what it held");
-            assertEquals(1100, keys(t1).size());
+            assertEquals(1000, tables(t1, t2).keys(t2).size(), "fw2 fell behind meanwhile: it holds what it held");
+            assertEquals(1100, tables(t1, t2).keys(t1).size());
             fw2.execOk("ip", "link", "set", "sync0", "up");
-            awaitEqual("fw2 catches up once the sync link is back", t1, t2, Duration.ofSeconds(90));
-            System.out.println("sync link cut for 20 s: 0 flows lost, 0 ghosts; " + keys(t1).size() + " flows");
+            tables(t1, t2).awaitEqual("fw2 catches up once the sync link is back", Duration.ofSeconds(90));
+            System.out.println("sync link cut for 20 s: 0 flows lost, 0 ghosts; " + tables(t1, t2).keys(t1).size() + " flows");
             assertTrue(agents.stream().allMatch(AgentProcess::isAlive));
         }
     }
@@ -120,10 +117,10 @@ class SplitBrainKernelTest {
             awaitVips("fw2, the lower priority, steps back", true, false);
             // fw1, still master, saw fw2's records in the state topic; once they stop it resyncs.
             agents.get(0).awaitLog("resynchronising so that the topic holds this node's table", Duration.ofSeconds(60));
-            awaitEqual("fw2 mirrors fw1 again", t1, t2, Duration.ofSeconds(90));
+            tables(t1, t2).awaitEqual("fw2 mirrors fw1 again", Duration.ofSeconds(90));
             System.out.printf("split brain of 5 s: after it, fw2 holds fw1's %d flows, none lost, and none of the 20 it "
-                    + "carried itself%n", keys(t1).size());
-            assertEquals(1100, keys(t1).size());
+                    + "carried itself%n", tables(t1, t2).keys(t1).size());
+            assertEquals(1100, tables(t1, t2).keys(t1).size());
             assertTrue(agents.stream().allMatch(AgentProcess::isAlive));
         }
     }
@@ -133,10 +130,10 @@ class SplitBrainKernelTest {
         assertEquals(0, t1.createAll(FLOWS.range(0, 1000)).failed());
         agent(fw1, "fw1", 150, prefix).awaitLog("active: VIPs held", Duration.ofSeconds(60));
         // fw1 started as backup, with an empty state topic: its flows are its own, not ghosts.
-        assertEquals(1000, keys(t1).size(), "zaro's first start on a firewall that forwards leaves its table alone");
+        assertEquals(1000, tables(t1, t2).keys(t1).size(), "zaro's first start on a firewall that forwards leaves its table alone");
         agent(fw2, "fw2", 100, prefix).awaitLog("bootstrap:", Duration.ofSeconds(60));
         awaitVips("fw1 alone holds the VIP", true, false);
-        awaitEqual("fw2 mirrors fw1's 1000 flows", t1, t2, Duration.ofSeconds(60));
+        tables(t1, t2).awaitEqual("fw2 mirrors fw1's 1000 flows", Duration.ofSeconds(60));
     }
 
     private AgentProcess agent(Host host, String node, int priority, String prefix) {
@@ -172,23 +169,7 @@ class SplitBrainKernelTest {
         return h.hasAddress("eth0", VIP);
     }
 
-    private static void awaitEqual(String what, ConntrackTable t1, ConntrackTable t2, Duration timeout)
-            throws InterruptedException {
-        long end = System.nanoTime() + timeout.toNanos();
-        while (!keys(t1).equals(keys(t2))) {
-            if (System.nanoTime() > end) {
-                Set<String> a = keys(t1);
-                Set<String> b = keys(t2);
-                throw new AssertionError("timed out waiting until " + what + ": " + a.size() + " on fw1, " + b.size()
-                        + " on fw2; missing " + a.stream().filter(k -> !b.contains(k)).limit(3).toList() + ", ghosts "
-                        + b.stream().filter(k -> !a.contains(k)).limit(3).toList());
-            }
-            Thread.sleep(250);
-        }
-    }
-
-    private static Set<String> keys(ConntrackTable t) {
-        return t.dump(Family.ALL).stream().filter(e -> !SYNC.contains(e.original().source()))
-                .map(e -> e.zone() + " " + e.original()).collect(Collectors.toCollection(TreeSet::new));
+    private static MirroredTables tables(ConntrackTable t1, ConntrackTable t2) {
+        return new MirroredTables(t1, t2, SYNC);
     }
 }
