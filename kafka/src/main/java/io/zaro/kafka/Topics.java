@@ -2,6 +2,7 @@ package io.zaro.kafka;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -24,10 +25,19 @@ import org.apache.kafka.common.errors.TopicExistsException;
  *   <li>{@code PREFIX.events}: append-only, every NEW, UPDATE and DESTROY: the audit log,
  *       kept {@value #DEFAULT_EVENTS_RETENTION_DAYS} days unless the operator configures more.</li>
  * </ul>
+ *
+ * <p>Topics created with a replication factor of three or more get
+ * {@code min.insync.replicas={@value #MIN_INSYNC_REPLICAS}}; topics that exist are left as they are.
  */
 public record Topics(String state, String events) {
     public static final String DEFAULT_PREFIX = "zaro";
     public static final int DEFAULT_EVENTS_RETENTION_DAYS = 7;
+    /**
+     * In-sync replicas a write needs before the producer's {@code acks=all} is answered, set on
+     * topics created with three replicas or more: one broker may die without losing an
+     * acknowledged record, and writes go on while two replicas remain.
+     */
+    public static final int MIN_INSYNC_REPLICAS = 2;
 
     public static Topics withPrefix(String prefix) {
         if (!prefix.matches("[A-Za-z0-9._-]{1,200}")) {
@@ -67,13 +77,18 @@ public record Topics(String state, String events) {
     }
 
     private void ensureOnce(Admin admin, int partitions, short replicationFactor, Duration timeout) {
+        Map<String, String> stateConfig = new HashMap<>(Map.of(
+                TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT));
+        Map<String, String> eventsConfig = new HashMap<>(Map.of(
+                TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
+                TopicConfig.RETENTION_MS_CONFIG, Long.toString(Duration.ofDays(DEFAULT_EVENTS_RETENTION_DAYS).toMillis())));
+        if (replicationFactor >= 3) {
+            stateConfig.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, Integer.toString(MIN_INSYNC_REPLICAS));
+            eventsConfig.put(TopicConfig.MIN_IN_SYNC_REPLICAS_CONFIG, Integer.toString(MIN_INSYNC_REPLICAS));
+        }
         List<NewTopic> wanted = new ArrayList<>();
-        wanted.add(new NewTopic(state, partitions, replicationFactor)
-                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_COMPACT)));
-        wanted.add(new NewTopic(events, partitions, replicationFactor)
-                .configs(Map.of(TopicConfig.CLEANUP_POLICY_CONFIG, TopicConfig.CLEANUP_POLICY_DELETE,
-                        TopicConfig.RETENTION_MS_CONFIG,
-                        Long.toString(Duration.ofDays(DEFAULT_EVENTS_RETENTION_DAYS).toMillis()))));
+        wanted.add(new NewTopic(state, partitions, replicationFactor).configs(stateConfig));
+        wanted.add(new NewTopic(events, partitions, replicationFactor).configs(eventsConfig));
         try {
             Set<String> existing = admin.listTopics().names().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             List<NewTopic> missing = wanted.stream().filter(t -> !existing.contains(t.name())).toList();

@@ -2,6 +2,7 @@ package io.zaro.agent.cli;
 
 import io.zaro.kafka.broker.BrokerSecurity;
 import io.zaro.kafka.broker.EmbeddedBroker;
+import io.zaro.kafka.broker.KraftQuorum;
 import io.zaro.kafka.broker.LabCertificates;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -14,9 +15,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code zaro kafka}: the project's own single-node KRaft broker, for the demo and the tests. */
+/** {@code zaro kafka}: the project's own KRaft broker (one node, or a small cluster), for the demo and the tests. */
 @Command(name = "kafka", mixinStandardHelpOptions = true,
-        description = "Start and stop zaro's own single-node Kafka broker (KRaft). Production clusters need none of this.",
+        description = "Start and stop zaro's own Kafka broker (KRaft): one node, or each node of a small cluster. "
+                + "Production clusters need none of this.",
         subcommands = {KafkaCommand.Start.class, KafkaCommand.Stop.class, KafkaCommand.Tls.class})
 public final class KafkaCommand implements Runnable {
     @Spec
@@ -37,7 +39,9 @@ public final class KafkaCommand implements Runnable {
             description = {"Start the broker in the background and wait until it answers.",
                     "With --tls-keystore its client listener speaks TLS; with --scram-user clients log in with "
                             + "SASL/SCRAM-SHA-512 (both: SASL_SSL). The controller listener then stays on 127.0.0.1. "
-                            + "Give the same options at every start."})
+                            + "Give the same options at every start.",
+                    "With --node-id and --voters it is one node of a cluster (PLAINTEXT): start every node within "
+                            + "--timeout of each other, each with the same --voters."})
     static final class Start implements Runnable {
         @picocli.CommandLine.Mixin
         DataDir dir = new DataDir();
@@ -60,6 +64,9 @@ public final class KafkaCommand implements Runnable {
         @ArgGroup(exclusive = false)
         TlsOptions tls;
 
+        @ArgGroup(exclusive = false)
+        ClusterOptions cluster;
+
         @ArgGroup(exclusive = false, multiplicity = "0..*")
         List<ScramUserOptions> scramUsers = new ArrayList<>();
 
@@ -77,6 +84,22 @@ public final class KafkaCommand implements Runnable {
             Path passwordFile;
         }
 
+        static final class ClusterOptions {
+            @Option(names = "--node-id", paramLabel = "ID", required = true,
+                    description = "This node's id among --voters.")
+            int nodeId;
+
+            @Option(names = "--voters", paramLabel = "ID@HOST:PORT,...", required = true,
+                    description = "Every node of the cluster with its controller listener, the same on each node, "
+                            + "such as 1@10.97.0.11:9093,2@10.97.0.12:9093,3@10.97.0.13:9093. Three or more nodes "
+                            + "replicate three times with min.insync.replicas=2.")
+            String voters;
+
+            @Option(names = "--cluster-id", paramLabel = "ID",
+                    description = "The cluster's id, the same on each node (default: derived from --voters).")
+            String clusterId;
+        }
+
         static final class ScramUserOptions {
             @Option(names = "--scram-user", paramLabel = "NAME", required = true,
                     description = "A SASL/SCRAM-SHA-512 user clients log in as (repeat, each with its "
@@ -90,9 +113,17 @@ public final class KafkaCommand implements Runnable {
 
         @Override
         public void run() {
-            EmbeddedBroker.Settings s = new EmbeddedBroker.Settings(dir.dataDir, host, port, controllerPort);
+            KraftQuorum quorum = cluster == null ? null
+                    : KraftQuorum.parse(cluster.nodeId, cluster.voters, cluster.clusterId);
+            EmbeddedBroker.Settings s = new EmbeddedBroker.Settings(dir.dataDir, host, port, controllerPort, quorum);
             BrokerSecurity security = security();
             long pid = EmbeddedBroker.start(s, security, Duration.ofSeconds(timeoutSeconds));
+            if (quorum != null) {
+                spec.commandLine().getOut().printf("zaro: kafka broker running at %s as node %d of %d (cluster %s, "
+                        + "pid %d, data in %s)%n", s.bootstrapServers(), quorum.nodeId(), quorum.voters().size(),
+                        quorum.clusterId(), pid, s.dataDir());
+                return;
+            }
             if (security.equals(BrokerSecurity.PLAINTEXT)) {
                 spec.commandLine().getOut().printf("zaro: kafka broker running at %s (pid %d, data in %s)%n",
                         s.bootstrapServers(), pid, s.dataDir());

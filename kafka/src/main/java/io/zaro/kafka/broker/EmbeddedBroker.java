@@ -38,7 +38,9 @@ import org.apache.kafka.common.security.scram.internals.ScramFormatter;
  * The project's own Kafka: one node in KRaft mode (broker and controller in one process), from
  * Maven Central's {@code org.apache.kafka:kafka_2.13}, run as a detached child process so that
  * it outlives the command that started it. It serves the demo and the tests; production points
- * zaro at any cluster instead.
+ * zaro at any cluster instead. Several such nodes form a cluster when each is given the same
+ * {@link KraftQuorum} (PLAINTEXT only); each node's start then waits for a quorum of them, so
+ * they are started together.
  *
  * <p>Everything lives in the data directory: {@code server.properties} (mode 0600: it holds the
  * keystore's password), the log segments under {@code data/}, the broker's own output in
@@ -71,10 +73,16 @@ public final class EmbeddedBroker {
      * @param host the address it listens on; loopback by default
      * @param port the client listener
      * @param controllerPort the KRaft controller listener
+     * @param quorum the cluster this node belongs to; null for a single node
      */
-    public record Settings(Path dataDir, String host, int port, int controllerPort) {
+    public record Settings(Path dataDir, String host, int port, int controllerPort, KraftQuorum quorum) {
         public static final int DEFAULT_PORT = 9092;
         public static final int DEFAULT_CONTROLLER_PORT = 9093;
+
+        /** A single node. */
+        public Settings(Path dataDir, String host, int port, int controllerPort) {
+            this(dataDir, host, port, controllerPort, null);
+        }
 
         public Settings {
             dataDir = dataDir.toAbsolutePath().normalize();
@@ -85,6 +93,14 @@ public final class EmbeddedBroker {
             }
             if (port == controllerPort) {
                 throw new IllegalArgumentException("the client and controller ports must differ (both " + port + ")");
+            }
+            if (quorum != null) {
+                KraftQuorum.Voter self = quorum.self();
+                if (!self.host().equals(host) || self.port() != controllerPort) {
+                    throw new IllegalArgumentException("--voters gives node " + quorum.nodeId() + " as " + self
+                            + " but this node's controller listens on " + host + ":" + controllerPort
+                            + ": give the same --host and --controller-port as its entry in --voters");
+                }
             }
         }
 
@@ -143,6 +159,11 @@ public final class EmbeddedBroker {
             throw new BrokerException("a broker already runs from " + s.dataDir() + " (pid " + running.get()
                     + "); stop it with `zaro kafka stop --data-dir " + s.dataDir() + "`");
         }
+        if (s.quorum() != null && !security.equals(BrokerSecurity.PLAINTEXT)) {
+            throw new BrokerException("a cluster of zaro's brokers (--voters) serves PLAINTEXT only: its controllers "
+                    + "and brokers would talk to each other unauthenticated over the network; secure a production "
+                    + "cluster with its own tooling, or use one broker with --tls-keystore and --scram-user");
+        }
         if (security.hasTls()) {
             security.checkKeystore(s.host());
         }
@@ -166,7 +187,7 @@ public final class EmbeddedBroker {
                 if (security.hasSasl()) {
                     writeOwnerOnly(users, userList(security));
                 }
-                format(s.dataDir(), props, security, brokerPassword);
+                format(s, props, security, brokerPassword);
             }
             Path log = s.dataDir().resolve(LOG_FILE);
             Process broker = new ProcessBuilder(javaCommand("kafka.Kafka", props.toString()))
@@ -233,22 +254,35 @@ public final class EmbeddedBroker {
     static String serverProperties(Settings s, BrokerSecurity security, String brokerPassword) {
         String listener = security.protocol();
         String controller = controllerHost(s, security) + ":" + s.controllerPort();
+        KraftQuorum q = s.quorum();
         List<String> lines = new ArrayList<>(List.of(
-                "# written by zaro kafka start: a single-node KRaft broker for zaro's demo and tests",
+                q == null ? "# written by zaro kafka start: a single-node KRaft broker for zaro's demo and tests"
+                        : "# written by zaro kafka start: node " + q.nodeId() + " of a " + q.voters().size()
+                                + "-node KRaft cluster for zaro's tests",
                 "process.roles=broker,controller",
-                "node.id=1",
-                "controller.quorum.voters=1@" + controller,
+                "node.id=" + (q == null ? 1 : q.nodeId()),
+                "controller.quorum.voters=" + (q == null ? "1@" + controller : q.votersProperty()),
                 "listeners=" + listener + "://" + s.host() + ":" + s.port() + ",CONTROLLER://" + controller,
                 "advertised.listeners=" + listener + "://" + s.host() + ":" + s.port(),
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=" + listener + ":" + listener + ",CONTROLLER:PLAINTEXT",
                 "inter.broker.listener.name=" + listener,
                 "log.dirs=" + s.dataDir().resolve("data"),
-                "num.partitions=1",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "group.initial.rebalance.delay.ms=0"));
+                "num.partitions=1"));
+        if (q == null) {
+            lines.addAll(List.of(
+                    "offsets.topic.replication.factor=1",
+                    "transaction.state.log.replication.factor=1",
+                    "transaction.state.log.min.isr=1"));
+        } else {
+            lines.addAll(List.of(
+                    "default.replication.factor=" + q.replicationFactor(),
+                    "min.insync.replicas=" + q.minInsyncReplicas(),
+                    "offsets.topic.replication.factor=" + q.replicationFactor(),
+                    "transaction.state.log.replication.factor=" + q.replicationFactor(),
+                    "transaction.state.log.min.isr=" + q.minInsyncReplicas()));
+        }
+        lines.add("group.initial.rebalance.delay.ms=0");
         lines.addAll(security.serverProperties(listener, brokerPassword));
         lines.add("");
         return String.join("\n", lines);
@@ -368,10 +402,12 @@ public final class EmbeddedBroker {
      * passed in an argument file of mode 0600 (the tool's {@code @FILE}), deleted afterwards, so
      * that no password nor salted password shows on a command line.
      */
-    private static void format(Path dataDir, Path props, BrokerSecurity security, String brokerPassword) throws IOException {
+    private static void format(Settings s, Path props, BrokerSecurity security, String brokerPassword) throws IOException {
+        Path dataDir = s.dataDir();
         Path log = dataDir.resolve(LOG_FILE);
+        String clusterId = s.quorum() == null ? Uuid.randomUuid().toString() : s.quorum().clusterId();
         List<String> args = new ArrayList<>(List.of("format", "--ignore-formatted",
-                "-t", Uuid.randomUuid().toString(), "-c", props.toString()));
+                "-t", clusterId, "-c", props.toString()));
         Path scramArgs = dataDir.resolve("format.args");
         try {
             if (security.hasSasl()) {
