@@ -18,6 +18,7 @@ import java.net.UnknownHostException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * Encodes {@link FlowRecord}s and flow keys as {@code zaro.v1} Protocol Buffers, and decodes
@@ -33,6 +34,11 @@ public final class FlowRecordCodec {
     public static final int FORMAT_VERSION = 1;
     /** No valid record comes near this; larger input is refused before parsing. */
     public static final int MAX_RECORD_BYTES = 2048;
+    private static final Pattern NODE_ID = Pattern.compile("[A-Za-z0-9._-]{1," + FlowRecord.MAX_NODE_ID_LENGTH + "}");
+    /** Names of the kernel's helpers (ftp, sip, Q.931, netbios-ns, snmp_trap...), never longer than it allows. */
+    private static final Pattern HELPER = Pattern.compile("[A-Za-z0-9._-]{1," + ConntrackEntry.MAX_HELPER_NAME + "}");
+    /** The status bits the kernel defines ({@code IPS_EXPECTED} to {@code IPS_HW_OFFLOAD}). */
+    private static final int KNOWN_STATUS_BITS = 0xFFFF;
 
     private FlowRecordCodec() {
     }
@@ -142,6 +148,18 @@ public final class FlowRecordCodec {
         };
         if (!p.hasFlow()) {
             throw new MalformedRecordException("record without a flow");
+        }
+        if (!NODE_ID.matcher(p.getNodeId()).matches()) {
+            // It reaches log lines and metrics labels: letters, digits, '.', '_' and '-' only, as node.id allows.
+            throw new MalformedRecordException("node id is not 1-" + FlowRecord.MAX_NODE_ID_LENGTH
+                    + " letters, digits, '.', '_' or '-'");
+        }
+        if ((p.getFlow().getStatus() & ~KNOWN_STATUS_BITS) != 0) {
+            throw new MalformedRecordException("status 0x" + Integer.toHexString(p.getFlow().getStatus())
+                    + " has bits the kernel does not define");
+        }
+        if (!p.getFlow().getHelper().isEmpty() && !HELPER.matcher(p.getFlow().getHelper()).matches()) {
+            throw new MalformedRecordException("helper name is not letters, digits, '.', '_' or '-'");
         }
         try {
             long micros = p.getTimestampMicros();

@@ -128,6 +128,13 @@ class FlowRecordCodecTest {
                 Arguments.of("label bit 128", valid(flow(f -> f.addLabels(128)))),
                 Arguments.of("label bit 2^32-1", valid(flow(f -> f.addLabels(-1)))),
                 Arguments.of("helper name too long", valid(flow(f -> f.setHelper("x".repeat(40))))),
+                Arguments.of("helper name with a control character", valid(flow(f -> f.setHelper("ftp\n")))),
+                Arguments.of("helper name beyond ASCII", valid(flow(f -> f.setHelper("ft\u00e9")))),
+                Arguments.of("node id with a control character", valid(b -> b.setNodeId("fw1\nfw2"))),
+                Arguments.of("node id with a space", valid(b -> b.setNodeId("fw 1"))),
+                Arguments.of("node id of 65 characters", valid(b -> b.setNodeId("n".repeat(65)))),
+                Arguments.of("status bit 16", valid(flow(f -> f.setStatus(f.getStatus() | 1 << 16)))),
+                Arguments.of("status bit 31", valid(flow(f -> f.setStatus(f.getStatus() | 1 << 31)))),
                 Arguments.of("sctp state on tcp", valid(flow(f -> f.setSctp(io.zaro.kafka.proto.v1.SctpInfo.newBuilder().setState(4))))));
     }
 
