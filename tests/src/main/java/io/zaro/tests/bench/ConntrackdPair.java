@@ -2,6 +2,7 @@ package io.zaro.tests.bench;
 
 import io.zaro.tests.netns.Cmd;
 import io.zaro.tests.netns.Host;
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.Inet4Address;
@@ -16,6 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -29,13 +31,14 @@ import java.util.stream.Stream;
  * that ignores the sync link's addresses. The yardstick zaro's benchmarks compare against.
  *
  * <p>Each daemon gets a directory of its own under a temporary one: config, log file, lock file
- * and UNIX control socket, so that several pairs (and a machine's own conntrackd) can run side
- * by side. The daemons run in the foreground as children of this JVM, with conntrackd's default
- * scheduler (SCHED_RR, priority 99). {@link #close()} stops them ({@code conntrackd -k}, then
- * SIGKILL) and deletes the directory, whatever happened before.
+ * and UNIX control socket, so that pairs in different labs (and a machine's own conntrackd) can
+ * run side by side. One pair per two namespaces: a second pair on the same ones starts as well
+ * (conntrackd binds its UDP port for reuse) and both would read the same events. The daemons run
+ * in the foreground as children of this JVM, with conntrackd's default scheduler (SCHED_RR,
+ * priority 99, which zaro's agents do not have). {@link #close()} stops them
+ * ({@code conntrackd -k}, then SIGKILL) and deletes the directory, whatever happened before.
  *
- * <p>conntrackd's client exits 0 on some errors (an unknown {@code -s} argument, for one); every
- * client call here fails when the output says {@code [ERROR]}.
+ * <p>Every client call fails when conntrackd's client exits non-zero or prints {@code [ERROR]}.
  */
 public final class ConntrackdPair implements AutoCloseable {
     /** The UDP port of the sync link, conntrackd's customary one. */
@@ -336,14 +339,14 @@ public final class ConntrackdPair implements AutoCloseable {
      *
      * @return the time from the call until it held them, or empty when it never did
      */
-    public java.util.Optional<Duration> awaitExternalCache(Host host, long expected, Duration quiet) {
+    public Optional<Duration> awaitExternalCache(Host host, long expected, Duration quiet) {
         long start = System.nanoTime();
         long last = -1;
         long lastChange = start;
         while (System.nanoTime() - lastChange < quiet.toNanos()) {
             long c = externalCacheCount(host);
             if (c >= expected) {
-                return java.util.Optional.of(Duration.ofNanos(System.nanoTime() - start));
+                return Optional.of(Duration.ofNanos(System.nanoTime() - start));
             }
             if (c != last) {
                 last = c;
@@ -351,7 +354,7 @@ public final class ConntrackdPair implements AutoCloseable {
             }
             sleep(100);
         }
-        return java.util.Optional.empty();
+        return Optional.empty();
     }
 
     /** What {@code host}'s daemon says of overruns, kernel resyncs and sync messages lost. */
@@ -473,7 +476,7 @@ public final class ConntrackdPair implements AutoCloseable {
             n.process = new ProcessBuilder(n.host.wrapCommand("conntrackd", "-C", n.config.toString()))
                     .redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(n.out.toFile()))
-                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                    .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                     .start();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot start conntrackd in " + n.host.name(), e);

@@ -28,7 +28,9 @@ import java.util.Set;
  *       fw2's kernel count afterwards, and the flows of fw1 missing from fw2's kernel (same zone
  *       and original tuple);</li>
  *   <li>the bootstrap of a fresh backup: fw2's daemon restarted with empty caches asks fw1 for
- *       its table ({@code conntrackd -n}); the time until its external cache holds all N;</li>
+ *       its table ({@code conntrackd -n}); the time until its external cache holds all N; and
+ *       the same after fw2's external cache is flushed and fw1 pushes its table
+ *       ({@code conntrackd -B});</li>
  *   <li>each daemon's resident memory and CPU time, and what its statistics and log say of
  *       netlink overruns, kernel resyncs and sync messages lost.</li>
  * </ol>
@@ -126,6 +128,15 @@ public final class ConntrackdProbe {
                     .orElse("never (" + pair.externalCacheCount(fw2) + ")"));
             line("bootstrap: fw1 external cache (what fresh fw2 sent of its own table)",
                     Long.toString(pair.externalCacheCount(fw1)));
+
+            pair.flushExternalCache(fw2);
+            long bulk = System.nanoTime();
+            pair.bulkSend(fw1);
+            long sent = System.nanoTime();
+            Optional<Duration> resent = pair.awaitExternalCache(fw2, n, QUIET);
+            line("bulk send: fw2's external cache flushed, conntrackd -B on fw1, until all in it", resent
+                    .map(d -> seconds(sent - bulk + d.toNanos()))
+                    .orElse("never (" + pair.externalCacheCount(fw2) + ")"));
             resources(pair, fw1, fw2, "after bootstrap");
             health(pair, fw1, "at the end");
             health(pair, fw2, "after bootstrap");
