@@ -11,13 +11,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "bench-conntrackd.sh must run as root (it creates network namespaces)" >&2
   exit 1
 fi
-"$root/scripts/setup.sh" >&2
-# Not among setup.sh's packages: on a machine with systemd, Debian's package starts a conntrackd
-# on /etc/conntrackd/conntrackd.conf as soon as it is installed.
-command -v conntrackd >/dev/null || {
-  echo "missing conntrackd: apt-get install conntrackd (and 'systemctl disable --now conntrackd' if you do not want its own daemon)" >&2
-  exit 1
-}
+"$root/scripts/setup.sh" --bench >&2   # conntrackd too
 for tool in ip conntrack java mvn; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
 done

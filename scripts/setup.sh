@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the system packages zaro, its tests and its demo need, on Debian (12 or later).
 # Idempotent: runs apt-get only when something is missing. Needs root.
+#
+# Usage: scripts/setup.sh [--bench]
+#   --bench  also installs conntrackd, the benchmarks' yardstick (scripts/bench-compare.sh), without
+#            letting Debian's package start a daemon of its own on this machine.
 set -euo pipefail
 
 packages=(
@@ -25,6 +29,11 @@ packages=(
   fonts-dejavu-core         #   a font fontconfig finds
 )
 
+bench=false
+if [[ ${1:-} == --bench ]]; then
+  bench=true
+fi
+
 if [[ $(id -u) -ne 0 ]]; then
   echo "setup: run as root (it installs packages with apt-get and the tests create network namespaces)" >&2
   exit 1
@@ -44,5 +53,23 @@ if (( ${#missing[@]} )); then
   echo "setup: installing ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if $bench && ! dpkg-query -W -f='${Status}' conntrackd 2>/dev/null | grep -q "install ok installed"; then
+  echo "setup: installing conntrackd (its own service neither started nor enabled)"
+  apt-get update -qq
+  # A policy-rc.d that says 101 stops the package's scripts from starting the daemon (invoke-rc.d(8)).
+  policy=/usr/sbin/policy-rc.d
+  had_policy=false
+  [[ -e $policy ]] && had_policy=true
+  $had_policy || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod 755 "$policy"; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends conntrackd >/dev/null || {
+    $had_policy || rm -f "$policy"
+    exit 1
+  }
+  $had_policy || rm -f "$policy"
+  if [[ -d /run/systemd/system ]]; then
+    systemctl disable --now conntrackd >/dev/null 2>&1 || true
+  fi
 fi
 echo "setup: system packages present"

@@ -99,6 +99,23 @@ public final class RecordPublisher implements AutoCloseable {
         return done;
     }
 
+    /**
+     * Fetches the topics' partitions and leaders now, so that the first records do not wait for
+     * them (a producer asks for a topic's metadata at its first record, and every record behind
+     * it waits). Best effort: a cluster that does not answer now is asked again at the first record.
+     *
+     * @return whether both topics' metadata came
+     */
+    public boolean fetchMetadata() {
+        try {
+            producer.partitionsFor(topics.state());
+            producer.partitionsFor(topics.events());
+            return true;
+        } catch (org.apache.kafka.common.KafkaException e) {
+            return false;
+        }
+    }
+
     /** Blocks until every record sent so far was acknowledged or failed. */
     public void flush() {
         producer.flush();

@@ -125,7 +125,7 @@ public final class AgentCommand implements Callable<Integer> {
                           CountDownLatch stopping, Live live) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
         Capture.Settings settings = captureSettings(cfg, filter, table);
-        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics, auth);
+        RecordPublisher publisher = publisher(cfg, topics);
         Capture capture = new Capture(table, publisher, settings, counters, Clock.systemUTC());
         try {
             try (StateTopicReader state = new StateTopicReader(cfg.kafka(), topics, Duration.ofSeconds(60))) {
@@ -153,7 +153,7 @@ public final class AgentCommand implements Callable<Integer> {
                                 java.util.stream.Collectors.toList())))
                 .forEach((dev, cidrs) -> vips.add(new Vips(dev, cidrs, v.announceRepeat())));
         Capture.Settings settings = captureSettings(cfg, filter, table);
-        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics, auth);
+        RecordPublisher publisher = publisher(cfg, topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, vips, counters, Conntrack::open,
                 auth));
@@ -199,12 +199,21 @@ public final class AgentCommand implements Callable<Integer> {
         }
     }
 
+    /** The producer of every role, with its topics' metadata fetched before the first record. */
+    private RecordPublisher publisher(AgentConfig cfg, Topics topics) {
+        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics, auth);
+        if (!publisher.fetchMetadata()) {
+            log.warn("the topics' partitions could not be read yet; the first records will wait for them");
+        }
+        return publisher;
+    }
+
     /** keepalived mode: keepalived holds the VIPs; the role follows its notify FIFO, standby until it speaks. */
     private int runKeepalived(AgentConfig cfg, FlowFilter filter, Topics topics, ConntrackTable table,
                               MirrorCounters counters, CountDownLatch stopping, Live live) throws InterruptedException {
         KernelSettings.enableEventsForAllFlows();
         Capture.Settings settings = captureSettings(cfg, filter, table);
-        RecordPublisher publisher = new RecordPublisher(cfg.kafka(), topics, auth);
+        RecordPublisher publisher = publisher(cfg, topics);
         RoleController roles = new RoleController(new RoleController.Parts(table, publisher, cfg.kafka(), topics, settings,
                 filter, cfg.timeoutGrace(), TAKEOVER_CATCH_UP, STARTUP_READ_TIMEOUT, List.of(), counters,
                 Conntrack::open, auth));

@@ -46,7 +46,6 @@ public final class ConntrackdPair implements AutoCloseable {
     private static final Duration START_TIMEOUT = Duration.ofSeconds(30);
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
     private static final long CLIENT_TIMEOUT_SECONDS = 600;
-    private static final long TICKS_PER_SECOND = ticksPerSecond();
     private static final Pattern EXTERNAL = Pattern.compile(
             "cache:external\\s+active objects:\\s+(\\d+)\\s+active/total entries:\\s+(\\d+)/\\s*(\\d+)");
     private static final Pattern INTERNAL = Pattern.compile(
@@ -75,10 +74,12 @@ public final class ConntrackdPair implements AutoCloseable {
      *     work: the sync link, client requests, a commit's next step ({@code EventIterationLimit})
      * @param kernelFilter filter events in the kernel ({@code Filter From Kernelspace}, which the
      *     manual prefers) rather than in the daemon
+     * @param externalCache the backup keeps what it receives in its external cache until a commit
+     *     (the manual's recommendation); off, it injects at once
      */
     public record Settings(long flows, long hashSize, long hashLimit, long resendQueueSize,
                            long netlinkBufferBytes, long netlinkBufferMaxBytes, long socketBufferBytes,
-                           int eventIterationLimit, boolean kernelFilter) {
+                           int eventIterationLimit, boolean kernelFilter, boolean externalCache) {
         /**
          * For a table of up to {@code flows}: {@code HashLimit} twice that (as the manual asks),
          * a resend queue as long as the table, 24 MB UDP buffers (the manual's redundant-link
@@ -99,22 +100,31 @@ public final class ConntrackdPair implements AutoCloseable {
             long limit = 2 * flows;
             long buckets = Long.highestOneBit(Math.max(8192, flows - 1)) * 2;
             return new Settings(flows, buckets, limit, Math.max(131_072, flows),
-                    64L << 20, 256L << 20, 24_985_600, 10_000, true);
+                    64L << 20, 256L << 20, 24_985_600, 10_000, true, true);
         }
 
         public Settings withNetlinkBuffer(long bytes, long maxBytes) {
             return new Settings(flows, hashSize, hashLimit, resendQueueSize, bytes, maxBytes, socketBufferBytes,
-                    eventIterationLimit, kernelFilter);
+                    eventIterationLimit, kernelFilter, externalCache);
         }
 
         public Settings withEventIterationLimit(int limit) {
             return new Settings(flows, hashSize, hashLimit, resendQueueSize, netlinkBufferBytes, netlinkBufferMaxBytes,
-                    socketBufferBytes, limit, kernelFilter);
+                    socketBufferBytes, limit, kernelFilter, externalCache);
         }
 
         public Settings withKernelFilter(boolean kernel) {
             return new Settings(flows, hashSize, hashLimit, resendQueueSize, netlinkBufferBytes, netlinkBufferMaxBytes,
-                    socketBufferBytes, eventIterationLimit, kernel);
+                    socketBufferBytes, eventIterationLimit, kernel, externalCache);
+        }
+
+        /**
+         * Without the external cache ({@code DisableExternalCache on}) the backup injects each
+         * flow into its kernel as it arrives, as zaro's standby does, instead of at the commit.
+         */
+        public Settings withExternalCache(boolean cache) {
+            return new Settings(flows, hashSize, hashLimit, resendQueueSize, netlinkBufferBytes, netlinkBufferMaxBytes,
+                    socketBufferBytes, eventIterationLimit, kernelFilter, cache);
         }
     }
 
@@ -368,21 +378,12 @@ public final class ConntrackdPair implements AutoCloseable {
 
     /** The resident memory of {@code host}'s daemon, in KiB ({@code VmRSS}). */
     public long rssKiB(Host host) {
-        for (String line : read(Path.of("/proc", Long.toString(pid(host)), "status")).split("\n")) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D+", ""));
-            }
-        }
-        throw new IllegalStateException("no VmRSS for conntrackd in " + host.name());
+        return ProcessUsage.of(pid(host)).rssKiB();
     }
 
     /** The CPU time {@code host}'s daemon has used so far, user and system ({@code utime + stime}). */
     public Duration cpuTime(Host host) {
-        String stat = read(Path.of("/proc", Long.toString(pid(host)), "stat"));
-        // The fields after the command name, which is in parentheses and may hold spaces.
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]);
-        return Duration.ofMillis(ticks * 1000 / TICKS_PER_SECOND);
+        return Duration.ofMillis(ProcessUsage.of(pid(host)).cpuMillis());
     }
 
     /** The process id of {@code host}'s daemon. */
@@ -462,7 +463,8 @@ public final class ConntrackdPair implements AutoCloseable {
                 }
                 """.formatted(n.host.name(), syncInterface, s.resendQueueSize(), n.address, n.peerAddress, PORT,
                 s.socketBufferBytes(), s.hashSize(), s.hashLimit(), n.log, n.lock, n.socket, s.netlinkBufferBytes(),
-                s.netlinkBufferMaxBytes(), s.kernelFilter() ? "Kernelspace" : "Userspace", s.eventIterationLimit());
+                s.netlinkBufferMaxBytes(), s.kernelFilter() ? "Kernelspace" : "Userspace", s.eventIterationLimit(),
+                s.externalCache() ? "no" : "on");
     }
 
     private void startDaemon(Node n) {
@@ -584,14 +586,6 @@ public final class ConntrackdPair implements AutoCloseable {
             files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException | UncheckedIOException e) {
             System.err.println("warning: could not delete " + dir + ": " + e.getMessage());
-        }
-    }
-
-    private static long ticksPerSecond() {
-        try {
-            return Long.parseLong(Cmd.run(List.of("getconf", "CLK_TCK")).ok().stdout().trim());
-        } catch (RuntimeException e) {
-            return 100;
         }
     }
 

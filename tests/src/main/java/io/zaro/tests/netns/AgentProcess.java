@@ -59,7 +59,14 @@ public final class AgentProcess implements AutoCloseable {
             List<String> agent = List.of("agent", "--config", file.toString(), "--status-interval", "1");
             List<String> command = new ArrayList<>(launcher);
             if (user == null) {
-                command.addAll(ZaroCli.command(agent.toArray(String[]::new)));
+                List<String> zaro = ZaroCli.command(agent.toArray(String[]::new));
+                command.add(zaro.get(0));
+                // -Dzaro.agent.javaOptions="-XX:StartFlightRecording=..." profiles the agents of a benchmark.
+                String options = System.getProperty("zaro.agent.javaOptions", "").strip();
+                if (!options.isEmpty()) {
+                    command.addAll(List.of(options.replace("{dir}", dir.toString()).split("\\s+")));
+                }
+                command.addAll(zaro.subList(1, zaro.size()));
             } else {
                 Path jar = Files.copy(ZaroCli.JAR, dir.resolve("zaro.jar"));
                 Cmd.run(List.of("chown", "-R", user + ":", dir.toString())).ok();

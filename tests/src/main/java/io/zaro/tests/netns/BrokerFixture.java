@@ -72,6 +72,11 @@ public final class BrokerFixture implements AutoCloseable {
         return settings.bootstrapServers();
     }
 
+    /** The broker's process id, or -1 when it does not run. */
+    public long pid() {
+        return EmbeddedBroker.runningPid(dataDir).orElse(-1L);
+    }
+
     /** Client properties for this broker. */
     public Properties client() {
         Properties p = new Properties();
