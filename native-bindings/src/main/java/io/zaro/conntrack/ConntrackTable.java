@@ -61,6 +61,12 @@ public interface ConntrackTable extends AutoCloseable {
     /** Deletes the flow with this zone and original tuple; false if there was none. */
     boolean delete(Tuple original, int zone);
 
+    /**
+     * Deletes each flow by its zone and original tuple (the rest of each entry is not read), in
+     * batched requests. Per flow, in input order: 0 when deleted, ENOENT when there was none.
+     */
+    BatchResult deleteAll(List<ConntrackEntry> flows);
+
     /** Deletes every entry of {@code family}. */
     void flush(Family family);
 

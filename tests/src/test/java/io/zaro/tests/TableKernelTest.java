@@ -305,6 +305,40 @@ class TableKernelTest {
     }
 
     @Test
+    void deleteAllBatchesByKeyAndAnswersPerFlow() {
+        List<ConntrackEntry> entries = new java.util.ArrayList<>();
+        for (int i = 0; i < 1000; i++) { // several datagrams' worth, in two zones and both families
+            Tuple t = i % 2 == 0 ? Tuple.ofPorts(ip("10.9.1.1"), ip("10.9.1.2"), IpProtocol.TCP, 1 + i, 443)
+                    : Tuple.ofPorts(ip("fd09::1"), ip("fd09::2"), IpProtocol.UDP, 1 + i, 53);
+            entries.add(ConntrackEntry.builder(t).status(Status.SEEN_REPLY).timeout(100).zone(i % 3 == 0 ? 4 : 0)
+                    .tcp(i % 2 == 0 ? TcpInfo.of(TcpState.ESTABLISHED) : null).build());
+        }
+        assertEquals(entries.size(), table.createAll(entries).succeeded());
+        List<ConntrackEntry> doomed = new java.util.ArrayList<>();
+        for (int i = 0; i < entries.size(); i += 2) {
+            ConntrackEntry e = entries.get(i + (i / 2) % 2); // every other flow, TCP and UDP alike
+            doomed.add(ConntrackEntry.builder(e.original()).zone(e.zone()).build()); // the key alone
+        }
+        ConntrackEntry otherZone = ConntrackEntry.builder(entries.get(0).original()).zone(9).build();
+        doomed.add(otherZone);
+        doomed.add(doomed.get(0)); // a second delete of a flow deleted earlier in the same batch
+
+        io.zaro.conntrack.BatchResult result = table.deleteAll(doomed);
+
+        assertEquals(doomed.size(), result.size());
+        assertEquals(entries.size() / 2, result.succeeded());
+        assertEquals(ConntrackException.ENOENT, result.errno(doomed.size() - 2), "the zone is part of the key");
+        assertEquals(ConntrackException.ENOENT, result.errno(doomed.size() - 1), "gone already");
+        Map<String, ConntrackEntry> left = byKey(table.dump(Family.ALL));
+        assertEquals(entries.size() / 2, left.size());
+        for (ConntrackEntry d : doomed.subList(0, entries.size() / 2)) {
+            assertFalse(left.containsKey(key(d)), "deleted: " + d);
+        }
+        ConntrackEntry survivor = entries.stream().filter(e -> left.containsKey(key(e))).findFirst().orElseThrow();
+        assertTrue(table.delete(survivor.original(), survivor.zone()), "single requests still answered after a batch");
+    }
+
+    @Test
     void dumpOf100000EntriesIsComplete() {
         int n = 100_000;
         List<ConntrackEntry> entries = new java.util.ArrayList<>(n);

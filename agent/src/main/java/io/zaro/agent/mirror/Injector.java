@@ -175,9 +175,14 @@ public final class Injector implements AutoCloseable {
                 ghosts.add(e);
             }
         });
-        for (ConntrackEntry g : ghosts) {
-            if (deleteQuietly(g.original(), g.zone())) {
-                counters.ghostsDeleted.incrementAndGet();
+        try {
+            BatchResult result = table.deleteAll(ghosts);
+            counters.ghostsDeleted.addAndGet(result.succeeded());
+        } catch (RuntimeException e) {
+            for (ConntrackEntry g : ghosts) {
+                if (deleteQuietly(g.original(), g.zone())) {
+                    counters.ghostsDeleted.incrementAndGet();
+                }
             }
         }
         return ghosts.size();
@@ -305,6 +310,7 @@ public final class Injector implements AutoCloseable {
             op.entry = mirrored;
             op.preferUpdate = held == null && record.type() == io.zaro.conntrack.ConntrackEvent.Type.UPDATE;
         }
+        List<ByteBuffer> deletes = new ArrayList<>();
         List<ConntrackEntry> creates = new ArrayList<>();
         List<ConntrackEntry> updates = new ArrayList<>();
         for (Map.Entry<ByteBuffer, Op> e : latest.entrySet()) {
@@ -313,14 +319,14 @@ public final class Injector implements AutoCloseable {
                 if (held != null) {
                     held.remove(e.getKey());
                 }
-                delete(e.getKey());
+                deletes.add(e.getKey());
                 continue;
             }
             if (held != null) {
                 held.add(e.getKey());
             }
             if (op.deleteFirst) {
-                delete(e.getKey());
+                deletes.add(e.getKey());
                 creates.add(op.entry);
             } else if (op.preferUpdate) {
                 updates.add(op.entry);
@@ -328,8 +334,65 @@ public final class Injector implements AutoCloseable {
                 creates.add(op.entry);
             }
         }
+        deleteAll(deletes); // first: a flow deleted and created again in this batch is created after
         createAll(creates);
         updateAll(updates);
+    }
+
+    /**
+     * Deletes the flows of these keys. When the filter decides on a key alone, they go to the
+     * kernel batched; else each is read first, for the filter decides on the kernel's entry.
+     */
+    private void deleteAll(List<ByteBuffer> keys) {
+        if (keys.isEmpty()) {
+            return;
+        }
+        if (!filter.decidesOnKey()) {
+            keys.forEach(this::delete);
+            return;
+        }
+        List<ConntrackEntry> flows = new ArrayList<>(keys.size());
+        for (ByteBuffer key : keys) {
+            FlowId id;
+            try {
+                id = FlowRecordCodec.decodeKey(key.array());
+            } catch (MalformedRecordException e) {
+                counters.rejectedMalformed.incrementAndGet();
+                problem("rejected tombstone: {}", e.getMessage());
+                continue;
+            }
+            ConntrackEntry flow = id.bareEntry();
+            if (filter.accepts(flow)) {
+                flows.add(flow);
+            } else {
+                counters.rejectedFiltered.incrementAndGet();
+            }
+        }
+        BatchResult result;
+        try {
+            result = table.deleteAll(flows);
+        } catch (RuntimeException e) {
+            // The batch did not go out whole; one by one, a failure costs only its flow.
+            flows.forEach(f -> {
+                if (deleteQuietly(f.original(), f.zone())) {
+                    counters.deleted.incrementAndGet();
+                } else {
+                    counters.deleteMissing.incrementAndGet();
+                }
+            });
+            return;
+        }
+        for (int i = 0; i < result.size(); i++) {
+            int errno = result.errno(i);
+            if (errno == 0) {
+                counters.deleted.incrementAndGet();
+            } else if (errno == ERRNO_ENOENT) {
+                counters.deleteMissing.incrementAndGet();
+            } else {
+                counters.injectFailed.incrementAndGet();
+                problem("cannot delete {}: errno {}", flows.get(i).original(), errno);
+            }
+        }
     }
 
     private void updateAll(List<ConntrackEntry> entries) {

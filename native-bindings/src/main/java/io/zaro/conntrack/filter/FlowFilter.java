@@ -51,6 +51,14 @@ public record FlowFilter(List<Cidr> acceptNetworks, List<Cidr> ignoreNetworks, S
         return new FlowFilter(acceptNetworks, all, protocols, tcpStates, zones, mark, markMask);
     }
 
+    /**
+     * Whether {@link #accepts} needs nothing but a flow's zone and original tuple: no TCP state
+     * and no mark to match, so a flow's key alone (as a tombstone carries it) decides.
+     */
+    public boolean decidesOnKey() {
+        return tcpStates.isEmpty() && markMask == 0;
+    }
+
     public boolean accepts(ConntrackEntry e) {
         byte[] src = e.original().source().getAddress();
         byte[] dst = e.original().destination().getAddress();

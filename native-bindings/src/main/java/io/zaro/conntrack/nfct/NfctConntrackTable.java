@@ -280,22 +280,46 @@ public final class NfctConntrackTable implements ConntrackTable {
     @Override
     public synchronized BatchResult createAll(List<ConntrackEntry> entries) {
         entries.forEach(NfctConntrackTable::requireTimeout);
-        return writeAll(entries, true);
+        return writeAll(entries, Write.CREATE);
     }
 
     @Override
     public synchronized BatchResult updateAll(List<ConntrackEntry> entries) {
-        return writeAll(entries, false);
+        return writeAll(entries, Write.UPDATE);
     }
 
-    private BatchResult writeAll(List<ConntrackEntry> entries, boolean create) {
+    @Override
+    public synchronized BatchResult deleteAll(List<ConntrackEntry> flows) {
+        return writeAll(flows, Write.DELETE);
+    }
+
+    /** The batched requests: each a ctnetlink message of its own in one datagram, acknowledged one by one. */
+    private enum Write {
+        // As libnetfilter_conntrack builds NFCT_Q_CREATE, NFCT_Q_UPDATE and NFCT_Q_DESTROY: creates and
+        // updates are CT_NEW messages (a create exclusive), deletes CT_DELETE with only the key.
+        CREATE("create", CtNetlink.IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_ACK | CtNetlink.NLM_F_CREATE | CtNetlink.NLM_F_EXCL),
+        UPDATE("update", CtNetlink.IPCTNL_MSG_CT_NEW, NLM_F_REQUEST | NLM_F_ACK),
+        DELETE("delete", CtNetlink.IPCTNL_MSG_CT_DELETE, NLM_F_REQUEST | NLM_F_ACK);
+
+        final String operation;
+        final int message;
+        final int flags;
+
+        Write(String operation, int message, int flags) {
+            this.operation = operation;
+            this.message = message;
+            this.flags = flags;
+        }
+    }
+
+    private BatchResult writeAll(List<ConntrackEntry> entries, Write write) {
         int[] errnos = new int[entries.size()];
         int from = 0;
         enter();
         boolean complete = false;
         try {
             while (from < entries.size()) {
-                from = sendBatch(entries, from, errnos, create);
+                from = sendBatch(entries, from, errnos, write);
             }
             complete = true;
         } finally {
@@ -305,13 +329,13 @@ public final class NfctConntrackTable implements ConntrackTable {
     }
 
     /**
-     * Builds create (or update) requests from {@code entries[from..]} into one datagram, as many as fit,
-     * sends it and reads one acknowledgement per request (matched by sequence number).
+     * Builds create, update or delete requests from {@code entries[from..]} into one datagram, as
+     * many as fit, sends it and reads one acknowledgement per request (matched by sequence number).
      *
      * @return the index of the first entry not sent
      */
-    private int sendBatch(List<ConntrackEntry> entries, int from, int[] errnos, boolean create) {
-        String operation = create ? "create" : "update";
+    private int sendBatch(List<ConntrackEntry> entries, int from, int[] errnos, Write write) {
+        String operation = write.operation;
         Pointer h = handle();
         drainIfNeeded();
         int seqBase = nextSeq;
@@ -322,15 +346,17 @@ public final class NfctConntrackTable implements ConntrackTable {
             Pointer nlh = batch.share(offset);
             batch.setMemory(offset, MAX_REQUEST_BYTES, (byte) 0);
             nlh.setInt(0, CtNetlink.NLMSG_HDRLEN + CtNetlink.NFGENMSG_LEN);
-            nlh.setShort(4, (short) (CtNetlink.SUBSYS_CTNETLINK << 8 | CtNetlink.IPCTNL_MSG_CT_NEW));
-            // As libnetfilter_conntrack builds NFCT_Q_CREATE and NFCT_Q_UPDATE: both are CT_NEW messages.
-            nlh.setShort(6, (short) (create ? NLM_F_REQUEST | NLM_F_ACK | CtNetlink.NLM_F_CREATE | CtNetlink.NLM_F_EXCL
-                    : NLM_F_REQUEST | NLM_F_ACK));
+            nlh.setShort(4, (short) (CtNetlink.SUBSYS_CTNETLINK << 8 | write.message));
+            nlh.setShort(6, (short) write.flags);
             nlh.setInt(8, seqBase + (i - from));
             nlh.setByte(CtNetlink.NLMSG_HDRLEN, (byte) e.family().af());
             Pointer ct = newObject(operation);
             try {
-                mapper.write(ct, sendable(e), create);
+                if (write == Write.DELETE) {
+                    mapper.writeKey(ct, e.original(), e.zone());
+                } else {
+                    mapper.write(ct, sendable(e), write == Write.CREATE);
+                }
                 nfct_nlmsg_build(nlh, ct);
             } finally {
                 nfct_destroy(ct);

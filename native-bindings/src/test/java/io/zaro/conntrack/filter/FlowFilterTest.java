@@ -2,6 +2,7 @@ package io.zaro.conntrack.filter;
 
 import static io.zaro.conntrack.TupleTest.ip;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -70,6 +71,16 @@ class FlowFilterTest {
         "2001:db8::1, 2001:db8::1, true", "10.0.0.0/9, 10.127.0.1, true", "10.0.0.0/9, 10.128.0.1, false"})
     void cidrContains(String cidr, String address, boolean inside) {
         assertEquals(inside, Cidr.parse(cidr).contains(ip(address)));
+    }
+
+    @Test
+    void aKeyAloneDecidesUnlessATcpStateOrAMarkIsAsked() {
+        assertTrue(FlowFilter.all().decidesOnKey());
+        assertTrue(new FlowFilter(List.of(Cidr.parse("10.0.0.0/8")), List.of(), Set.of(IpProtocol.UDP), Set.of(), Set.of(3), 0, 0)
+                .decidesOnKey(), "networks, protocols and zones are in the key");
+        assertFalse(new FlowFilter(List.of(), List.of(), Set.of(), Set.of(io.zaro.conntrack.TcpState.ESTABLISHED), Set.of(), 0, 0)
+                .decidesOnKey());
+        assertFalse(new FlowFilter(List.of(), List.of(), Set.of(), Set.of(), Set.of(), 0x1, 0xff).decidesOnKey());
     }
 
     @Test

@@ -119,7 +119,7 @@ public final class ConntrackdPair implements AutoCloseable {
         }
 
         /**
-         * Without the external cache ({@code DisableExternalCache on}) the backup injects each
+         * Without the external cache ({@code DisableExternalCache On}) the backup injects each
          * flow into its kernel as it arrives, as zaro's standby does, instead of at the commit.
          */
         public Settings withExternalCache(boolean cache) {
@@ -425,7 +425,7 @@ public final class ConntrackdPair implements AutoCloseable {
                 \t\tResendQueueSize %3$d
                 \t\tPurgeTimeout 60
                 \t\tACKWindowSize 300
-                \t\tDisableExternalCache no
+                \t\tDisableExternalCache %17$s
                 \t}
                 \tUDP {
                 \t\tIPv4_address %4$s
@@ -464,7 +464,7 @@ public final class ConntrackdPair implements AutoCloseable {
                 """.formatted(n.host.name(), syncInterface, s.resendQueueSize(), n.address, n.peerAddress, PORT,
                 s.socketBufferBytes(), s.hashSize(), s.hashLimit(), n.log, n.lock, n.socket, s.netlinkBufferBytes(),
                 s.netlinkBufferMaxBytes(), s.kernelFilter() ? "Kernelspace" : "Userspace", s.eventIterationLimit(),
-                s.externalCache() ? "no" : "on");
+                s.externalCache() ? "Off" : "On");
     }
 
     private void startDaemon(Node n) {
