@@ -3,7 +3,7 @@
 # run: bursts, sustained rate, latency, memory and CPU, bootstrap of a fresh standby. Prints a
 # Markdown table and writes a PNG plot. See CompareBenchmark's javadoc.
 #
-# Usage: sudo scripts/bench-compare.sh [--bursts 100000,1000000] [--rates 5000,10000,20000,40000]
+# Usage: sudo scripts/bench-compare.sh [--bursts 100000,1000000] [--rates 5000,10000,20000,40000,80000]
 #          [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--plot docs/bench-compare.png]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

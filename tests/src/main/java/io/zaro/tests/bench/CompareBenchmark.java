@@ -27,7 +27,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Supplier;
+import java.util.function.IntFunction;
 
 /**
  * zaro side by side with conntrackd (issue 8), on the same namespaces and the same synthetic
@@ -56,7 +56,7 @@ import java.util.function.Supplier;
  *       a resync request, {@code conntrackd -n}, then the commit).</li>
  * </ol>
  *
- * <p>Usage: {@code CompareBenchmark [--bursts 100000,1000000] [--rates 5000,10000,20000,40000]
+ * <p>Usage: {@code CompareBenchmark [--bursts 100000,1000000] [--rates 5000,10000,20000,40000,80000]
  * [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--plot FILE]}.
  */
 public final class CompareBenchmark {
@@ -69,7 +69,6 @@ public final class CompareBenchmark {
     private static final Path MAX = Path.of("/proc/sys/net/netfilter/nf_conntrack_max");
     private static final Path HASHSIZE = Path.of("/sys/module/nf_conntrack/parameters/hashsize");
 
-    private final Lab lab;
     private final Host fw1;
     private final Host fw2;
     private final BrokerFixture broker;
@@ -102,8 +101,7 @@ public final class CompareBenchmark {
         void close();
     }
 
-    private CompareBenchmark(Lab lab, Host fw1, Host fw2, BrokerFixture broker) {
-        this.lab = lab;
+    private CompareBenchmark(Host fw1, Host fw2, BrokerFixture broker) {
         this.fw1 = fw1;
         this.fw2 = fw2;
         this.broker = broker;
@@ -112,7 +110,7 @@ public final class CompareBenchmark {
     public static void main(String[] args) throws Exception {
         Map<String, String> o = options(args);
         int[] bursts = ints(o.getOrDefault("--bursts", "100000,1000000"));
-        int[] rates = ints(o.getOrDefault("--rates", "5000,10000,20000,40000"));
+        int[] rates = ints(o.getOrDefault("--rates", "5000,10000,20000,40000,80000"));
         int sustain = Integer.parseInt(o.getOrDefault("--sustain-seconds", "60"));
         int latencyRate = Integer.parseInt(o.getOrDefault("--latency-rate", "10000"));
         int latencySeconds = Integer.parseInt(o.getOrDefault("--latency-seconds", "20"));
@@ -134,7 +132,7 @@ public final class CompareBenchmark {
             kafka.address("sync0", BROKER + "/24");
             System.err.println("starting the broker...");
             try (BrokerFixture broker = new BrokerFixture(kafka, BROKER)) {
-                CompareBenchmark bench = new CompareBenchmark(lab, fw1, fw2, broker);
+                CompareBenchmark bench = new CompareBenchmark(fw1, fw2, broker);
                 bench.run(report, bursts, rates, sustain, latencyRate, latencySeconds);
             }
         }
@@ -150,9 +148,10 @@ public final class CompareBenchmark {
 
     private void run(Report report, int[] bursts, int[] rates, int sustain, int latencyRate, int latencySeconds)
             throws Exception {
-        Supplier<Mirror> zaro = ZaroMirror::new;
-        Supplier<Mirror> conntrackd = () -> new ConntrackdMirror(false);
         int largest = Arrays.stream(bursts).max().orElse(0);
+        // Each measure gets conntrackd sized for the most flows it holds (its hash table is allocated at start).
+        IntFunction<Mirror> zaro = flows -> new ZaroMirror();
+        IntFunction<Mirror> conntrackd = flows -> new ConntrackdMirror(false, flows);
         for (int n : bursts) {
             Burst z = burst(zaro, n, n == largest);
             Burst c = burst(conntrackd, n, n == largest);
@@ -160,7 +159,7 @@ public final class CompareBenchmark {
         }
         report.sustained(sustain, sustained(zaro, rates, sustain), sustained(conntrackd, rates, sustain));
         report.latency(latencyRate, latencySeconds, latency(zaro, latencyRate, latencySeconds),
-                latency(() -> new ConntrackdMirror(true), latencyRate, latencySeconds));
+                latency(flows -> new ConntrackdMirror(true, flows), latencyRate, latencySeconds));
     }
 
     // ------------------------------------------------------------------ burst and bootstrap
@@ -188,9 +187,9 @@ public final class CompareBenchmark {
         }
     }
 
-    private Burst burst(Supplier<Mirror> mirrors, int n, boolean bootstrap) throws Exception {
+    private Burst burst(IntFunction<Mirror> mirrors, int n, boolean bootstrap) throws Exception {
         flush();
-        try (Mirror m = mirrors.get(); ConntrackTable t1 = Conntrack.open(fw1.name())) {
+        try (Mirror m = mirrors.apply(n + WARMUP_FLOWS); ConntrackTable t1 = Conntrack.open(fw1.name())) {
             m.start();
             warmUp(m, t1);
             System.err.printf("%s: burst of %,d flows...%n", m.name(), n);
@@ -296,11 +295,11 @@ public final class CompareBenchmark {
     }
 
     /** Tries the rates in order and stops at the first that loses flows or that the generator cannot reach. */
-    private Sustained sustained(Supplier<Mirror> mirrors, int[] rates, int seconds) throws Exception {
+    private Sustained sustained(IntFunction<Mirror> mirrors, int[] rates, int seconds) throws Exception {
         Map<Integer, Step> steps = new LinkedHashMap<>();
         for (int rate : rates) {
             flush();
-            try (Mirror m = mirrors.get(); ConntrackTable t1 = Conntrack.open(fw1.name())) {
+            try (Mirror m = mirrors.apply(rate * seconds + WARMUP_FLOWS); ConntrackTable t1 = Conntrack.open(fw1.name())) {
                 m.start();
                 warmUp(m, t1);
                 System.err.printf("%s: %,d flows/s for %d s...%n", m.name(), rate, seconds);
@@ -351,13 +350,13 @@ public final class CompareBenchmark {
         }
     }
 
-    private Latency latency(Supplier<Mirror> mirrors, int rate, int seconds) throws Exception {
+    private Latency latency(IntFunction<Mirror> mirrors, int rate, int seconds) throws Exception {
         flush();
         Map<String, Long> seenOnFw1 = new ConcurrentHashMap<>();
         Map<String, Long> seenOnFw2 = new ConcurrentHashMap<>();
         AtomicLong overruns = new AtomicLong();
         EventOptions options = EventOptions.defaults().withReceiveBufferBytes(256 * 1024 * 1024);
-        try (Mirror m = mirrors.get(); ConntrackTable t1 = Conntrack.open(fw1.name());
+        try (Mirror m = mirrors.apply(rate * (seconds + WARMUP_SECONDS)); ConntrackTable t1 = Conntrack.open(fw1.name());
              ConntrackTable t2 = Conntrack.open(fw2.name())) {
             m.start();
             try (EventSubscription s1 = t1.listen(options, recorder(seenOnFw1, overruns));
@@ -555,9 +554,11 @@ public final class CompareBenchmark {
         private final ConntrackdPair pair;
         private final boolean direct;
 
-        ConntrackdMirror(boolean direct) {
+        /** @param flows the most flows the run holds at once: conntrackd's hash and cache are sized for them */
+        ConntrackdMirror(boolean direct, int flows) {
             this.direct = direct;
-            pair = new ConntrackdPair(fw1, fw2, "sync0", ConntrackdPair.Settings.forFlows(1_000_000).withExternalCache(!direct));
+            pair = new ConntrackdPair(fw1, fw2, "sync0", ConntrackdPair.Settings.forFlows(Math.max(flows, 100_000))
+                    .withExternalCache(!direct));
         }
 
         @Override
