@@ -1,6 +1,5 @@
 package io.zaro.tests.netns;
 
-import io.zaro.kafka.auth.AuthKeys;
 import io.zaro.tests.traffic.EchoClients;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -8,7 +7,6 @@ import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -93,7 +91,10 @@ public final class FailoverLab implements AutoCloseable {
     public static final int WINDOW_TO_SECONDS = 10;
     private static final String BROKER = "10.99.0.10";
     private static final String SERVER = "10.50.2.2";
-    private static final String GATEWAY_VIP = "10.50.1.254";
+    /** The client's gateway, on eth0. */
+    static final String GATEWAY_VIP = "10.50.1.254";
+    /** The source address of the SNAT towards the server, on eth1. */
+    static final String SNAT_VIP = "10.50.2.254";
 
     private final int connections;
     private final int udpFlows;
@@ -106,8 +107,8 @@ public final class FailoverLab implements AutoCloseable {
     private int runs;
     /** The current run's files, removed by {@link #close()} if the run could not remove them (Ctrl-C). */
     private volatile Path runDir;
-    /** The current run's agents, whose files {@link #close()} removes if the run could not (Ctrl-C). */
-    private volatile List<AgentProcess> runAgents = List.of();
+    /** The current run's pair, which {@link #close()} closes if the run could not (Ctrl-C). */
+    private volatile FirewallPair runPair;
     private volatile Consumer<String> progress = step -> { };
     private volatile Duration leadIn = Duration.ZERO;
 
@@ -182,12 +183,13 @@ public final class FailoverLab implements AutoCloseable {
     public Failover failover(String fw1Topics, String fw2Topics, int intervalCentis, Switch how)
             throws IOException, InterruptedException {
         Path dir = Files.createTempDirectory("zaro-failover");
+        return run(new ZaroPair(fw1, fw2, BROKER, fw1Topics, fw2Topics, intervalCentis, dir), dir, intervalCentis, how);
+    }
+
+    private Failover run(FirewallPair pair, Path dir, int intervalCentis, Switch how)
+            throws IOException, InterruptedException {
         runDir = dir;
-        // Both agents sign and verify records with one key, as in production.
-        Files.write(dir.resolve("keys"), List.of(AuthKeys.generate("lab")));
-        Files.setPosixFilePermissions(dir.resolve("keys"), PosixFilePermissions.fromString("rw-------"));
-        List<AgentProcess> agents = new java.util.concurrent.CopyOnWriteArrayList<>();
-        runAgents = agents;
+        runPair = pair;
         Process traffic = null;
         int tcpPort = TCP_PORT + runs++;
         Process echoServer = server.spawn("socat", "TCP4-LISTEN:" + tcpPort + ",fork,reuseaddr,backlog="
@@ -198,16 +200,7 @@ public final class FailoverLab implements AutoCloseable {
                 fw.execOk("ip", "link", "set", "eth1", "up");
                 fw.exec("conntrack", "-F");
             }
-            AgentProcess a1 = agent(agents, fw1, "fw1", 150, fw1Topics, intervalCentis, dir);
-            AgentProcess a2 = agent(agents, fw2, "fw2", 100, fw2Topics, intervalCentis, dir);
-            a1.awaitLog("active: VIPs held", Duration.ofSeconds(60));
-            a2.awaitLog("standby: VIPs released", Duration.ofSeconds(60));
-            // fw2 may be master for a moment while fw1's JVM starts; wait until fw1 holds the VIPs alone.
-            long settle = System.nanoTime() + Duration.ofSeconds(15).toNanos();
-            while ((!hasVip(fw1) || hasVip(fw2)) && System.nanoTime() < settle) {
-                Thread.sleep(100);
-            }
-            check(hasVip(fw1) && !hasVip(fw2), "fw1 is master before the failover");
+            pair.start();
             // The client and the server start from what they learn now. fw2 holding the VIPs for a
             // moment while the agents start (or in the run before) can leave their ARP caches on
             // fw2 until fw1's announcement 5 s after its takeover: Linux ignores the first ones when
@@ -231,8 +224,7 @@ public final class FailoverLab implements AutoCloseable {
                     // Say what went wrong: a flap (a starved JVM misses advertisements) or a dead client.
                     check(false, "flow " + i + " runs through fw1 before the failover (it has " + echoes(dir, i).size()
                             + " echoes after " + Duration.ofNanos(System.nanoTime() - running).plusSeconds(30).toSeconds()
-                            + " s; the client is " + (traffic.isAlive() ? "running" : "gone") + "; fw2's agent took the VIPs "
-                            + a2.occurrences("active: VIPs held") + " times, fw1's " + a1.occurrences("active: VIPs held")
+                            + " s; the client is " + (traffic.isAlive() ? "running" : "gone") + "; " + pair.diagnosis()
                             + "; fw1's conntrack entries for the port: "
                             + fw1.exec("conntrack", "-L", "-p", "tcp", "--dport", Integer.toString(tcpPort)).stdout().lines().count()
                             + ")");
@@ -240,45 +232,12 @@ public final class FailoverLab implements AutoCloseable {
             }
 
             Thread.sleep(leadIn.toMillis());
-            if (fw1Topics.equals(fw2Topics)) {
-                // Mirroring is asynchronous: a connection made just before a crash may not have
-                // reached the standby yet (on a loaded machine, seconds). The runs measure the
-                // failover of mirrored connections, so they switch once fw2 holds them all.
-                long mirrored = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-                while (established(fw2, tcpPort) < connections && System.nanoTime() < mirrored) {
-                    Thread.sleep(100);
-                }
-                check(established(fw2, tcpPort) >= connections, "fw2 mirrors every connection before the switch ("
-                        + established(fw2, tcpPort) + " of " + connections + " after 60 s)");
-            }
-            int activations = a2.occurrences("active: VIPs held");
-            progress.accept(how == Switch.HANDOVER ? "every flow runs; zaro handover on fw1"
-                    : "every flow runs; killing fw1 (kill -9 of its agent, links down)");
-            long switchAt = System.nanoTime();
-            if (how == Switch.HANDOVER) {
-                String answer = fw1.execOk(ZaroCli.command("handover", "--socket", dir.resolve("fw1.sock").toString())
-                        .toArray(String[]::new)).stdout();
-                check(answer.contains("handed over"), "fw1 handed over: " + answer);
-            } else {
-                a1.kill();
-                fw1.execOk("ip", "link", "set", "eth0", "down");
-                fw1.execOk("ip", "link", "set", "eth1", "down");
-            }
-            a2.awaitLog("active: VIPs held", activations + 1, Duration.ofSeconds(30));
-            if (how == Switch.FAIL_BACK) {
-                Thread.sleep(5_000);
-                // As after a reboot: the killed agent's VIPs and the old table are gone.
-                fw1.execOk("conntrack", "-F");
-                fw1.exec("ip", "address", "del", GATEWAY_VIP + "/24", "dev", "eth0");
-                fw1.exec("ip", "address", "del", "10.50.2.254/24", "dev", "eth1");
-                switchAt = System.nanoTime();
-                fw1.execOk("ip", "link", "set", "eth0", "up");
-                fw1.execOk("ip", "link", "set", "eth1", "up");
-                AgentProcess back = agent(agents, fw1, "fw1", 150, fw1Topics, intervalCentis, dir);
-                back.awaitLog("active: VIPs held", Duration.ofSeconds(60));
-                check(back.log().indexOf("standby: VIPs released") < back.log().indexOf("active: VIPs held"),
-                        "fw1 mirrored fw2 before it took the VIPs back");
-            }
+            // Mirroring is asynchronous: a connection made just before a crash may not have
+            // reached the standby yet (on a loaded machine, seconds). The runs measure the
+            // failover of mirrored connections, so they switch once fw2 holds them all.
+            pair.awaitMirrored(tcpPort, connections);
+            progress.accept("every flow runs; " + pair.describe(how));
+            long switchAt = pair.switchOver(how);
             long takeover = System.nanoTime();
             progress.accept(String.format(Locale.ROOT, "%s took over %.1f s after the switch; watching the flows for %d s",
                     how == Switch.FAIL_BACK ? "fw1" : "fw2", (takeover - switchAt) / 1e9, WINDOW_TO_SECONDS));
@@ -305,8 +264,8 @@ public final class FailoverLab implements AutoCloseable {
                 traffic.destroyForcibly();
                 traffic.waitFor();
             }
-            agents.forEach(AgentProcess::closeAndDelete);
-            runAgents = List.of();
+            pair.close();
+            runPair = null;
             echoServer.descendants().forEach(ProcessHandle::destroyForcibly);
             echoServer.destroyForcibly();
             echoServer.waitFor();
@@ -345,25 +304,49 @@ public final class FailoverLab implements AutoCloseable {
             broker.close();
         } finally {
             lab.close();
+            FirewallPair pair = runPair;
+            if (pair != null) {
+                pair.close();
+            }
             Path dir = runDir;
             if (dir != null) {
                 deleteQuietly(dir);
             }
-            List.copyOf(runAgents).forEach(AgentProcess::deleteFiles);
         }
     }
 
     /** The established TCP connections to {@code port} in {@code h}'s conntrack table. */
-    private static long established(Host h, int port) {
+    static long established(Host h, int port) {
         return h.exec("conntrack", "-L", "-p", "tcp", "--dport", Integer.toString(port)).stdout().lines()
                 .filter(l -> l.contains(" ESTABLISHED ")).count();
     }
 
-    private static boolean hasVip(Host h) {
+    static boolean hasVip(Host h) {
         return h.hasAddress("eth0", GATEWAY_VIP);
     }
 
-    private static void check(boolean condition, String what) {
+    /** Waits (15 s at most) until fw1 holds the VIPs and fw2 does not; fails otherwise. */
+    static void awaitFw1Alone(Host fw1, Host fw2) throws InterruptedException {
+        long settle = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        while ((!hasVip(fw1) || hasVip(fw2)) && System.nanoTime() < settle) {
+            Thread.sleep(100);
+        }
+        check(hasVip(fw1) && !hasVip(fw2), "fw1 is master before the failover");
+    }
+
+    /** Takes {@code fw}'s LAN and WAN links down, as when it loses power: its sync link stays up. */
+    static void linksDown(Host fw) {
+        fw.execOk("ip", "link", "set", "eth0", "down");
+        fw.execOk("ip", "link", "set", "eth1", "down");
+    }
+
+    /** Removes both VIPs from {@code fw}, where they are (as after a reboot, or a killed daemon's). */
+    static void removeVips(Host fw) {
+        fw.exec("ip", "address", "del", GATEWAY_VIP + "/24", "dev", "eth0");
+        fw.exec("ip", "address", "del", SNAT_VIP + "/24", "dev", "eth1");
+    }
+
+    static void check(boolean condition, String what) {
         if (!condition) {
             throw new AssertionError("expected: " + what);
         }
@@ -408,28 +391,6 @@ public final class FailoverLab implements AutoCloseable {
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    private static AgentProcess agent(List<AgentProcess> agents, Host host, String node, int priority, String topics,
-                                      int intervalCentis, Path dir) {
-        AgentProcess a = AgentProcess.start(host, """
-                node.id=%s
-                role=vrrp
-                kafka.bootstrap.servers=%s:9092
-                kafka.topic.prefix=%s
-                kafka.topic.partitions=3
-                filter.sync.interface=sync0
-                vrrp.interface=eth0
-                vrrp.vrid=50
-                vrrp.priority=%d
-                vrrp.interval.centiseconds=%d
-                vrrp.vips=%s/24@eth0,10.50.2.254/24@eth1
-                control.socket=%s
-                auth.key.file=%s
-                """.formatted(node, BROKER, topics, priority, intervalCentis, GATEWAY_VIP, dir.resolve(node + ".sock"),
-                dir.resolve("keys")));
-        agents.add(a);
-        return a;
     }
 
     private static void deleteQuietly(Path dir) {
