@@ -21,7 +21,8 @@ packages=(
   protobuf-compiler         # protoc: decodes zaro records outside Java in the tests
   kcat                      # an independent Kafka client: reads zaro's topics in the tests
   iputils-arping            # gratuitous ARP when a node takes over the VIPs
-  keepalived                # a VRRP peer no one here wrote, in the interoperability tests
+  keepalived                # a VRRP peer no one here wrote, in the interoperability tests and the failover benchmark
+  conntrackd                # conntrack-tools' sync daemon: with keepalived, the failover benchmark's yardstick
   ansible                   # the Ansible roll-out's test: ansible-playbook, with community.general's chroot connection,
   ansible-lint              #   its linter,
   iptables                  #   and iptables-restore for the role's iptables rules

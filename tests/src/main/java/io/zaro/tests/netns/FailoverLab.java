@@ -13,6 +13,8 @@ import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.function.Consumer;
 import java.util.stream.LongStream;
@@ -31,7 +33,9 @@ import java.util.stream.Stream;
  * would never get through.)
  *
  * <p>{@link #failover} starts both agents, runs the flows through fw1, switches to fw2 and
- * measures each flow; the lab is closed (namespaces, broker, processes) by {@link #close()}.
+ * measures each flow; {@link #failoverConntrackd} runs the same with conntrackd and keepalived in
+ * place of zaro, as the yardstick. The lab is closed (namespaces, broker, processes) by
+ * {@link #close()}.
  */
 public final class FailoverLab implements AutoCloseable {
     /** How a run moves the VIPs from fw1 to fw2. */
@@ -70,16 +74,27 @@ public final class FailoverLab implements AutoCloseable {
     /**
      * One run: {@code takeoverNanos} is the time from the switch until fw2's agent logged that it
      * holds the VIPs and publishes (as this process saw it, polling every 100 ms; for a handover
-     * it includes starting the {@code zaro handover} JVM); the TCP connections come first in
-     * {@code flows}, then the UDP flows.
+     * it includes starting the {@code zaro handover} JVM), or, with conntrackd and keepalived,
+     * until fw2 held both VIPs (polled every 100 ms too); the TCP connections come first in
+     * {@code flows}, then the UDP flows. {@code milestones} are the steps of the takeover that the
+     * pair timed itself, as nanoseconds from the switch in the order they happened: none for
+     * zaro; for conntrackd, what keepalived's notify script logged on fw2
+     * ({@code committed} when {@code conntrackd -c} returned).
      */
-    public record Failover(Switch how, int intervalCentis, long takeoverNanos, List<Flow> flows) {
+    public record Failover(Switch how, int intervalCentis, long takeoverNanos, List<Flow> flows,
+                           Map<String, Long> milestones) {
         public List<Flow> tcp() {
             return flows.stream().filter(Flow::tcp).toList();
         }
 
         public List<Flow> udp() {
             return flows.stream().filter(f -> !f.tcp()).toList();
+        }
+
+        /** The time from the switch until fw2's {@code conntrackd -c} returned, when the run had one. */
+        public OptionalLong commitNanos() {
+            Long t = milestones.get(ConntrackdKeepalivedPair.COMMITTED);
+            return t == null ? OptionalLong.empty() : OptionalLong.of(t);
         }
     }
 
@@ -186,6 +201,20 @@ public final class FailoverLab implements AutoCloseable {
         return run(new ZaroPair(fw1, fw2, BROKER, fw1Topics, fw2Topics, intervalCentis, dir), dir, intervalCentis, how);
     }
 
+    /**
+     * The same run as {@code failover(topics, topics, intervalCentis, Switch.KILL)} with
+     * conntrackd and keepalived instead of zaro, as conntrack-tools' manual sets them up for an
+     * active-backup pair ({@link ConntrackdKeepalivedPair}): keepalived moves the VIPs and runs
+     * the manual's primary-backup steps; conntrackd (FTFW over UDP on sync0, external cache)
+     * mirrors the table. The run switches once fw2's external cache holds every TCP connection;
+     * fw2 took over when it holds both VIPs. {@link Failover#milestones()} has the times the notify
+     * script logged, its commit included.
+     */
+    public Failover failoverConntrackd(int intervalCentis) throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("zaro-failover");
+        return run(new ConntrackdKeepalivedPair(fw1, fw2, intervalCentis, dir), dir, intervalCentis, Switch.KILL);
+    }
+
     private Failover run(FirewallPair pair, Path dir, int intervalCentis, Switch how)
             throws IOException, InterruptedException {
         runDir = dir;
@@ -257,7 +286,7 @@ public final class FailoverLab implements AutoCloseable {
                 List<Long> relative = times.stream().filter(t -> t < windowTo).map(t -> t - from).toList();
                 flows.add(new Flow(i, i < connections, after, stall(times, switchAt, windowTo), sentBefore, lost, relative));
             }
-            return new Failover(how, intervalCentis, takeover - switchAt, List.copyOf(flows));
+            return new Failover(how, intervalCentis, takeover - switchAt, List.copyOf(flows), pair.milestones());
         } finally {
             if (traffic != null) {
                 traffic.descendants().forEach(ProcessHandle::destroyForcibly);

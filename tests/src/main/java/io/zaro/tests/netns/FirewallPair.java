@@ -2,11 +2,13 @@ package io.zaro.tests.netns;
 
 import io.zaro.tests.netns.FailoverLab.Switch;
 import java.io.IOException;
+import java.util.Map;
 
 /**
- * What moves the VIPs and the connections from fw1 to fw2 in one {@link FailoverLab} run, such
- * as zaro's agents ({@link ZaroPair}). The lab calls, in this order: {@link #start},
- * {@link #awaitMirrored} (after the flows run through fw1), {@link #switchOver}, and
+ * What moves the VIPs and the connections from fw1 to fw2 in one {@link FailoverLab} run: zaro's
+ * agents ({@link ZaroPair}) or conntrackd with keepalived ({@link ConntrackdKeepalivedPair}).
+ * The lab calls, in this order: {@link #start}, {@link #awaitMirrored} (after the flows run
+ * through fw1), {@link #switchOver}, {@link #milestones} (after the measuring window), and
  * {@link #close}, whatever happened before.
  */
 interface FirewallPair extends AutoCloseable {
@@ -31,6 +33,12 @@ interface FirewallPair extends AutoCloseable {
      * the {@link System#nanoTime()} of the switch that is measured (for a fail-back, fw1's return).
      */
     long switchOver(Switch how) throws IOException, InterruptedException;
+
+    /**
+     * Steps of the pair's own takeover that it timed, each as nanoseconds from the switch, in the
+     * order they happened; empty when it timed none. Called after the measuring window.
+     */
+    Map<String, Long> milestones();
 
     /** Stops every process the pair started, even after a failure, and deletes its files. Never throws. */
     @Override

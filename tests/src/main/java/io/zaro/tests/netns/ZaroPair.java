@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -103,6 +104,11 @@ final class ZaroPair implements FirewallPair {
                     "fw1 mirrored fw2 before it took the VIPs back");
         }
         return switchAt;
+    }
+
+    @Override
+    public Map<String, Long> milestones() {
+        return Map.of();
     }
 
     @Override
