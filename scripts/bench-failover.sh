@@ -4,7 +4,9 @@
 # with -9 (advertisements every 1 s and 0.1 s) or handing over with `zaro handover`. Prints a
 # Markdown table. See FailoverBenchmark's javadoc.
 #
-# Usage: sudo scripts/bench-failover.sh [CONNECTIONS] [REPETITIONS] [UDP_FLOWS]   (default 100 3 3)
+# Usage: sudo scripts/bench-failover.sh [CONNECTIONS] [REPETITIONS] [UDP_FLOWS] [SCENARIOS]
+#   (default 100 3 3 kill-1s,kill-0.1s,handover-0.1s; SCENARIOS may also name conntrackd-0.1s,
+#   conntrackd and keepalived in place of zaro, or be all)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -13,7 +15,9 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 "$root/scripts/setup.sh" >&2
-for tool in ip conntrack nft socat java mvn; do
+tools=(ip conntrack nft socat java mvn)
+[[ "${4:-}" == *conntrackd* || "${4:-}" == all ]] && tools+=(conntrackd keepalived)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || { echo "missing tool: $tool" >&2; exit 1; }
 done
 

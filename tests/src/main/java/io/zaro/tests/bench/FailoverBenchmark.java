@@ -25,16 +25,29 @@ import java.util.Locale;
  * flows alone (a UDP flow resumes as soon as fw2 forwards; a TCP connection waits for its next
  * retransmission); when nothing happens the gap is 0.2 s.
  *
- * <p>Usage: {@code FailoverBenchmark [CONNECTIONS] [REPETITIONS] [UDP_FLOWS]}, default {@code 100 3 3}.
+ * <p>The yardstick, {@code conntrackd-0.1s}: the same kill in the same topology with conntrackd
+ * (FTFW over UDP on the sync link, external cache) and keepalived (VRRP every 0.1 s, the manual's
+ * primary-backup steps in its notify script) in place of zaro ({@link FailoverLab#failoverConntrackd}).
+ * There fw2 took over when it holds both VIPs; below the table, the time from the switch until
+ * fw2's notify script's {@code conntrackd -c} returned.
+ *
+ * <p>Usage: {@code FailoverBenchmark [CONNECTIONS] [REPETITIONS] [UDP_FLOWS] [SCENARIOS]}, default
+ * {@code 100 3 3 kill-1s,kill-0.1s,handover-0.1s}; SCENARIOS is a comma-separated list of
+ * {@code kill-1s}, {@code kill-0.1s}, {@code handover-0.1s} and {@code conntrackd-0.1s}, or
+ * {@code all}.
  */
 public final class FailoverBenchmark {
-    private record Scenario(String name, int intervalCentis, Switch how) {
+    /** A row of the table; {@code conntrackd} runs conntrackd and keepalived in place of zaro. */
+    private record Scenario(String key, String name, int intervalCentis, Switch how, boolean conntrackd) {
     }
 
     private static final List<Scenario> SCENARIOS = List.of(
-            new Scenario("kill -9, advertisements every 1 s", 100, Switch.KILL),
-            new Scenario("kill -9, advertisements every 0.1 s", 10, Switch.KILL),
-            new Scenario("`zaro handover`, advertisements every 0.1 s", 10, Switch.HANDOVER));
+            new Scenario("kill-1s", "kill -9, advertisements every 1 s", 100, Switch.KILL, false),
+            new Scenario("kill-0.1s", "kill -9, advertisements every 0.1 s", 10, Switch.KILL, false),
+            new Scenario("handover-0.1s", "`zaro handover`, advertisements every 0.1 s", 10, Switch.HANDOVER, false),
+            new Scenario("conntrackd-0.1s", "conntrackd + keepalived: kill -9, advertisements every 0.1 s", 10,
+                    Switch.KILL, true));
+    private static final String DEFAULT_SCENARIOS = "kill-1s,kill-0.1s,handover-0.1s";
 
     private FailoverBenchmark() {
     }
@@ -43,20 +56,30 @@ public final class FailoverBenchmark {
         int connections = args.length > 0 ? Integer.parseInt(args[0]) : 100;
         int repetitions = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         int udpFlows = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        List<Scenario> scenarios = scenarios(args.length > 3 ? args[3] : DEFAULT_SCENARIOS);
         List<String> rows = new ArrayList<>();
+        List<String> commits = new ArrayList<>();
         System.err.println("starting the lab and the broker...");
         try (FailoverLab lab = new FailoverLab(connections, udpFlows)) {
             int run = 0;
-            for (Scenario s : SCENARIOS) {
+            for (Scenario s : scenarios) {
                 List<Failover> runs = new ArrayList<>();
                 for (int r = 1; r <= repetitions; r++) {
                     String topics = "bench" + ++run;
                     System.err.printf("%s, run %d of %d...%n", s.name(), r, repetitions);
                     try {
-                        Failover f = lab.failover(topics, topics, s.intervalCentis(), s.how());
+                        Failover f = s.conntrackd() ? lab.failoverConntrackd(s.intervalCentis())
+                                : lab.failover(topics, topics, s.intervalCentis(), s.how());
                         runs.add(f);
-                        System.err.printf(Locale.ROOT, "  %s: fw2's agent logged the takeover %d ms after the switch%n",
-                                summary(List.of(f)), f.takeoverNanos() / 1_000_000);
+                        if (s.conntrackd()) {
+                            System.err.printf(Locale.ROOT, "  %s: fw2 held both VIPs %d ms after the switch; its notify "
+                                    + "script's steps after the switch: %s%n", summary(List.of(f)),
+                                    f.takeoverNanos() / 1_000_000, milestones(f));
+                            f.commitNanos().ifPresentOrElse(c -> commits.add(ms(c)), () -> commits.add("none"));
+                        } else {
+                            System.err.printf(Locale.ROOT, "  %s: fw2's agent logged the takeover %d ms after the switch%n",
+                                    summary(List.of(f)), f.takeoverNanos() / 1_000_000);
+                        }
                     } catch (AssertionError | RuntimeException e) {
                         System.err.println("  run failed: " + e.getMessage());
                     }
@@ -69,10 +92,35 @@ public final class FailoverBenchmark {
         System.out.println("|---|---:|---:|---:|---:|---:|---:|---:|");
         rows.forEach(System.out::println);
         System.out.println();
+        if (!commits.isEmpty()) {
+            System.out.println("conntrackd + keepalived: fw2's notify script's `conntrackd -c` returned, after the switch, per run: "
+                    + String.join(", ", commits));
+            System.out.println();
+        }
         System.out.println("Machine: " + Runtime.getRuntime().availableProcessors() + " CPUs, kernel "
                 + Cmd.run(List.of("uname", "-r")).stdout().trim() + ", Java " + Runtime.version() + "; "
                 + connections + " TCP connections and " + udpFlows + " UDP flows per run, a line every "
                 + FailoverLab.ECHO_INTERVAL_MS + " ms");
+    }
+
+    private static List<Scenario> scenarios(String list) {
+        if (list.equals("all")) {
+            return SCENARIOS;
+        }
+        List<Scenario> chosen = new ArrayList<>();
+        for (String key : list.split(",")) {
+            chosen.add(SCENARIOS.stream().filter(s -> s.key().equals(key.strip())).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("unknown scenario '" + key + "': use one of "
+                            + SCENARIOS.stream().map(Scenario::key).toList() + " or all")));
+        }
+        return chosen;
+    }
+
+    /** "notified 412 ms, committed 431 ms, ..." */
+    private static String milestones(Failover f) {
+        List<String> out = new ArrayList<>();
+        f.milestones().forEach((step, nanos) -> out.add(step + " " + ms(nanos)));
+        return out.isEmpty() ? "none logged" : String.join(", ", out);
     }
 
     /**
