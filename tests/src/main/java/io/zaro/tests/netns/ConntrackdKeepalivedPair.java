@@ -29,6 +29,13 @@ import java.util.concurrent.TimeUnit;
  * clock, which this class compares with {@link Instant#now()} at the switch). Every file (configs,
  * script, logs, sockets, lock and pid files) is in the run's directory, which the lab deletes.
  *
+ * <p>keepalived adds the VIPs before it runs the notify script, so fw2 holds them for a while
+ * with none of fw1's connections in its kernel: the few to 300 ms until {@code conntrackd -c}
+ * returns. A TCP connection whose server retransmits to the SNAT VIP in that window dies: the
+ * segment matches no entry, the lab's rulesets filter only forwarded traffic, and fw2's own
+ * stack answers with a reset, which closes the server's end (seen with tcpdump when the commit
+ * took 0.2 to 0.3 s). zaro's standby has the connections in its kernel before it takes the VIPs.
+ *
  * <p>Each daemon runs in the foreground as a child of this JVM ({@code keepalived --dont-fork},
  * {@code conntrackd} without {@code -d}); {@link #close()} kills them, keepalived's VRRP child and
  * any notify script still running with them, with SIGKILL.
