@@ -14,7 +14,7 @@ if [[ $(id -u) -ne 0 ]]; then
   echo "bench-failover.sh must run as root (it creates network namespaces)" >&2
   exit 1
 fi
-"$root/scripts/setup.sh" >&2
+"$root/scripts/setup.sh" --bench >&2   # conntrackd too, for the conntrackd-0.1s scenario
 tools=(ip conntrack nft socat java mvn)
 [[ "${4:-}" == *conntrackd* || "${4:-}" == all ]] && tools+=(conntrackd keepalived)
 for tool in "${tools[@]}"; do

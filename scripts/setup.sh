@@ -3,7 +3,7 @@
 # Idempotent: runs apt-get only when something is missing. Needs root.
 #
 # Usage: scripts/setup.sh [--bench]
-#   --bench  also installs conntrackd, the benchmarks' yardstick (scripts/bench-compare.sh), without
+#   --bench  also installs conntrackd, the benchmarks' yardstick (bench-compare.sh, bench-failover.sh), without
 #            letting Debian's package start a daemon of its own on this machine.
 set -euo pipefail
 
@@ -22,7 +22,6 @@ packages=(
   kcat                      # an independent Kafka client: reads zaro's topics in the tests
   iputils-arping            # gratuitous ARP when a node takes over the VIPs
   keepalived                # a VRRP peer no one here wrote, in the interoperability tests and the failover benchmark
-  conntrackd                # conntrack-tools' sync daemon: with keepalived, the failover benchmark's yardstick
   ansible                   # the Ansible roll-out's test: ansible-playbook, with community.general's chroot connection,
   ansible-lint              #   its linter,
   iptables                  #   and iptables-restore for the role's iptables rules
