@@ -21,10 +21,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.Iterator;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -88,10 +85,10 @@ public final class Capture implements AutoCloseable {
     private EventSubscription subscription;
 
     // Owned by the publisher thread (and by start() before that thread runs).
-    private final Map<ByteBuffer, Long> ledger = new HashMap<>();
+    private final FlowLedger ledger = new FlowLedger();
     private long sequence;
-    /** During a refresh, the keys known to be in the table (the dump's, and those events published meanwhile). */
-    private Set<ByteBuffer> refreshPresent;
+    /** During a refresh's dump: keys published meanwhile are marked in the ledger as in the table. */
+    private boolean sweeping;
     private long lastResyncNanos;
     private long nextRefreshNanos;
 
@@ -137,7 +134,7 @@ public final class Capture implements AutoCloseable {
         if (r.key() == null) {
             return;
         }
-        ByteBuffer key = ByteBuffer.wrap(r.key());
+        byte[] key = r.key();
         if (r.value() == null) {
             ledger.remove(key);
             return;
@@ -293,7 +290,7 @@ public final class Capture implements AutoCloseable {
         ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
         if (incomplete(event) && !settings.filter().accepts(entry)) {
             counters.filtered.incrementAndGet();
-            if (!ledger.containsKey(key)) {
+            if (!ledger.contains(key.array())) {
                 return;
             }
             // It was mirrored and has left the filter (a TCP state, a mark): the standby drops it.
@@ -302,11 +299,11 @@ public final class Capture implements AutoCloseable {
         FlowRecord record = record(type, entry);
         send(record, key, true);
         if (type == ConntrackEvent.Type.DESTROY) {
-            ledger.remove(key);
+            ledger.remove(key.array());
         } else {
-            ledger.put(key, expiry(record));
-            if (refreshPresent != null) {
-                refreshPresent.add(key); // published during a refresh's dump: not a flow to tombstone
+            ledger.put(key.array(), expiry(record));
+            if (sweeping) {
+                ledger.mark(key.array()); // published during a refresh's dump: not a flow to tombstone
             }
         }
     }
@@ -356,7 +353,7 @@ public final class Capture implements AutoCloseable {
     private void resync() {
         long started = System.nanoTime();
         queue.clear();
-        Set<ByteBuffer> present = new HashSet<>();
+        ledger.beginSweep();
         long[] flows = {0};
         table.dump(Family.ALL, entry -> {
             if (!settings.filter().accepts(entry)) {
@@ -365,11 +362,11 @@ public final class Capture implements AutoCloseable {
             FlowRecord record = record(ConntrackEvent.Type.UPDATE, entry);
             ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
             send(record, key, true);
-            present.add(key);
-            ledger.put(key, expiry(record));
+            ledger.put(key.array(), expiry(record));
+            ledger.mark(key.array());
             flows[0]++;
         });
-        long tombstones = tombstoneAbsent(present);
+        long tombstones = tombstoneAbsent();
         counters.resyncs.incrementAndGet();
         log.info("resync: {} flows published, {} gone flows tombstoned, in {} ms",
                 flows[0], tombstones, (System.nanoTime() - started) / 1_000_000);
@@ -386,21 +383,21 @@ public final class Capture implements AutoCloseable {
         long horizon = now + 2 * settings.refreshInterval().toSeconds() - settings.timeoutGrace().toSeconds();
         long[] refreshed = {0};
         long[] seen = {0};
-        Set<ByteBuffer> present = new HashSet<>();
-        refreshPresent = present;
+        ledger.beginSweep();
+        sweeping = true;
         try {
             table.dump(Family.ALL, entry -> {
                 if (++seen[0] % 512 == 0) {
                     // A large table takes seconds to read: keep events flowing meanwhile.
                     publishQueuedDuringDump();
                 }
-                refreshOne(entry, now, horizon, present, refreshed);
+                refreshOne(entry, now, horizon, refreshed);
             });
         } finally {
-            refreshPresent = null;
+            sweeping = false;
         }
         counters.refreshed.addAndGet(refreshed[0]);
-        long tombstones = tombstoneAbsent(present);
+        long tombstones = tombstoneAbsent();
         if (tombstones > 0) {
             log.info("refresh: {} flows left the table without an event; tombstoned", tombstones);
         }
@@ -421,48 +418,59 @@ public final class Capture implements AutoCloseable {
         }
     }
 
-    private void refreshOne(ConntrackEntry entry, long now, long horizon, Set<ByteBuffer> present, long[] refreshed) {
+    private void refreshOne(ConntrackEntry entry, long now, long horizon, long[] refreshed) {
         if (!settings.filter().accepts(entry)) {
             return;
         }
         ByteBuffer key = ByteBuffer.wrap(FlowRecordCodec.encodeKey(entry));
-        present.add(key);
+        ledger.mark(key.array());
         if (entry.timeout() == null) {
             return;
         }
-        Long told = ledger.get(key);
+        long told = ledger.get(key.array());
         long expiry = now + entry.timeout();
         // A flow without a ledger entry has its NEW event still queued: that publishes it.
-        if (told != null && told < horizon && expiry > told) {
+        if (told != FlowLedger.ABSENT && told < horizon && expiry > told) {
             send(record(ConntrackEvent.Type.UPDATE, entry), key, false);
-            ledger.put(key, expiry);
+            ledger.put(key.array(), expiry);
             refreshed[0]++;
         }
     }
 
-    /** Tombstones every flow of the ledger that {@code present} lacks; returns how many. */
-    private long tombstoneAbsent(Set<ByteBuffer> present) {
+    /**
+     * Tombstones every flow of the ledger the sweep's dump did not mark, and every key whose
+     * tombstone Kafka did not take (or another node published) unless the table holds its flow
+     * now; returns how many.
+     */
+    private long tombstoneAbsent() {
         for (Iterator<ByteBuffer> it = failedTombstones.iterator(); it.hasNext(); ) {
-            ledger.putIfAbsent(it.next(), Long.MIN_VALUE);
+            byte[] key = it.next().array();
             it.remove();
-        }
-        long tombstones = 0;
-        for (Iterator<Map.Entry<ByteBuffer, Long>> it = ledger.entrySet().iterator(); it.hasNext(); ) {
-            ByteBuffer key = it.next().getKey();
-            if (present.contains(key)) {
-                continue;
+            ledger.putIfAbsent(key, Long.MIN_VALUE);
+            if (inTable(key)) {
+                ledger.mark(key);
             }
-            it.remove();
-            tombstones++;
+        }
+        long tombstones = ledger.sweepUnmarked(key -> {
             try {
-                FlowId id = FlowRecordCodec.decodeKey(key.array());
-                send(record(ConntrackEvent.Type.DESTROY, id.bareEntry()), key, true);
+                FlowId id = FlowRecordCodec.decodeKey(key);
+                send(record(ConntrackEvent.Type.DESTROY, id.bareEntry()), ByteBuffer.wrap(key), true);
             } catch (MalformedRecordException e) {
                 log.warn("state topic holds a key that is not a zaro key; it is left alone: {}", e.getMessage());
             }
-        }
+        });
         counters.swept.addAndGet(tombstones);
         return tombstones;
+    }
+
+    /** Whether the table holds the flow of this key now, the filter accepting it. */
+    private boolean inTable(byte[] key) {
+        try {
+            FlowId id = FlowRecordCodec.decodeKey(key);
+            return table.get(id.original(), id.zone()).filter(settings.filter()::accepts).isPresent();
+        } catch (MalformedRecordException e) {
+            return false;
+        }
     }
 
     /**
