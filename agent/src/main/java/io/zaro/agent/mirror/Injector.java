@@ -146,7 +146,15 @@ public final class Injector implements AutoCloseable {
             held.clear();
             bootstrapped.countDown();
             while (running) {
-                ConsumerRecords<byte[], byte[]> batch = reader.poll(Duration.ofMillis(catchUpDeadline == 0 ? 500 : 50));
+                ConsumerRecords<byte[], byte[]> batch;
+                try {
+                    batch = reader.poll(Duration.ofMillis(catchUpDeadline == 0 ? 500 : 50));
+                } catch (WakeupException e) {
+                    if (!running) {
+                        return; // closing
+                    }
+                    batch = ConsumerRecords.empty(); // a takeover: catch up now, not after the poll's 500 ms
+                }
                 if (!batch.isEmpty()) {
                     apply(batch, null);
                 }
@@ -607,9 +615,12 @@ public final class Injector implements AutoCloseable {
      * then stops: a standby that takes over first completes its copy of the table.
      */
     public void catchUpAndClose(Duration timeout) {
-        catchUpDeadline = System.nanoTime() + timeout.toNanos();
-        if (catchUpDeadline == 0) {
-            catchUpDeadline = 1;
+        long deadline = System.nanoTime() + timeout.toNanos();
+        catchUpDeadline = deadline == 0 ? 1 : deadline;
+        if (bootstrapped.getCount() == 0) {
+            // Out of a poll that may wait 500 ms for records that will not come. Not during the
+            // bootstrap, which must read the topic to its end: it turns to the catch-up after.
+            reader.wakeup();
         }
         try {
             thread.join(timeout.toMillis() + 2_000);
