@@ -4,7 +4,8 @@
 # Markdown table and writes a PNG plot. See CompareBenchmark's javadoc.
 #
 # Usage: sudo scripts/bench-compare.sh [--bursts 100000,1000000] [--rates 5000,10000,20000,40000,80000]
-#          [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--plot docs/bench-compare.png]
+#          [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--failover-connections 1000]
+#          [--failover-runs 1] [--plot docs/bench-compare.png]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

@@ -11,6 +11,7 @@ import io.zaro.conntrack.Family;
 import io.zaro.tests.netns.AgentProcess;
 import io.zaro.tests.netns.BrokerFixture;
 import io.zaro.tests.netns.Cmd;
+import io.zaro.tests.netns.FailoverLab;
 import io.zaro.tests.netns.Host;
 import io.zaro.tests.netns.Lab;
 import io.zaro.tests.netns.SyntheticFlows;
@@ -51,13 +52,18 @@ import java.util.function.IntFunction;
  *       mode its manual gives for that); zaro is the same as everywhere.</li>
  *   <li><b>resources</b>: resident memory of each side once the largest burst is mirrored, and CPU
  *       (a share of one core) during the latency run; zaro's broker is shown apart.</li>
+ *   <li><b>failover</b>: in {@link FailoverLab}'s topology, live TCP connections (1000 by default)
+ *       and 3 UDP flows through fw1, killed with -9 with advertisements every 0.1 s: the share of
+ *       TCP connections that went on through fw2, and each flow's longest stall; conntrackd runs
+ *       there with keepalived, whose notify script commits the external cache at takeover.</li>
  *   <li><b>bootstrap</b>: after the largest burst, fw2's side is stopped, fw2's table emptied,
  *       and a fresh one started: the time until fw2 could take over all flows again (conntrackd:
  *       a resync request, {@code conntrackd -n}, then the commit).</li>
  * </ol>
  *
  * <p>Usage: {@code CompareBenchmark [--bursts 100000,1000000] [--rates 5000,10000,20000,40000,80000]
- * [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--plot FILE]}.
+ * [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--failover-connections 1000]
+ * [--failover-runs 1] [--plot FILE]}.
  */
 public final class CompareBenchmark {
     private static final String BROKER = "10.99.0.10";
@@ -115,6 +121,8 @@ public final class CompareBenchmark {
         int latencyRate = Integer.parseInt(o.getOrDefault("--latency-rate", "10000"));
         int latencySeconds = Integer.parseInt(o.getOrDefault("--latency-seconds", "20"));
         Path plot = Path.of(o.getOrDefault("--plot", "docs/bench-compare.png"));
+        int failoverConnections = Integer.parseInt(o.getOrDefault("--failover-connections", "1000"));
+        int failoverRuns = Integer.parseInt(o.getOrDefault("--failover-runs", "1"));
         int largest = Math.max(Arrays.stream(bursts).max().orElse(0),
                 Math.max(Arrays.stream(rates).max().orElse(0) * sustain, latencyRate * (latencySeconds + WARMUP_SECONDS)));
         long needed = 2L * largest + 50_000;
@@ -135,6 +143,9 @@ public final class CompareBenchmark {
                 CompareBenchmark bench = new CompareBenchmark(fw1, fw2, broker);
                 bench.run(report, bursts, rates, sustain, latencyRate, latencySeconds);
             }
+        }
+        if (failoverConnections > 0) {
+            failover(report, failoverConnections, failoverRuns);
         }
         report.print(System.out);
         ComparisonPlot.write("zaro and conntrackd, fw1 to fw2 (" + LocalDate.now() + ", "
@@ -160,6 +171,28 @@ public final class CompareBenchmark {
         report.sustained(sustain, sustained(zaro, rates, sustain), sustained(conntrackd, rates, sustain));
         report.latency(latencyRate, latencySeconds, latency(zaro, latencyRate, latencySeconds),
                 latency(flows -> new ConntrackdMirror(true, flows), latencyRate, latencySeconds));
+    }
+
+    // ------------------------------------------------------------------ failover
+
+    /**
+     * The failover lab ({@link FailoverLab}: client -- fw1 / fw2 -- server, strict rulesets,
+     * VIPs): {@code connections} live TCP connections and 3 UDP flows through fw1, which is killed
+     * (kill -9, links down) with advertisements every 0.1 s; zaro's agents, then conntrackd with
+     * keepalived running the manual's primary-backup steps.
+     */
+    private static void failover(Report report, int connections, int runs) throws Exception {
+        List<FailoverLab.Failover> zaro = new ArrayList<>();
+        List<FailoverLab.Failover> conntrackd = new ArrayList<>();
+        System.err.printf("failover with %,d TCP connections, %d run(s) each...%n", connections, runs);
+        try (FailoverLab lab = new FailoverLab(connections, 3)) {
+            for (int r = 1; r <= runs; r++) {
+                String topics = "compare-failover" + r;
+                zaro.add(lab.failover(topics, topics, 10, FailoverLab.Switch.KILL));
+                conntrackd.add(lab.failoverConntrackd(10));
+            }
+        }
+        report.failover(connections, zaro, conntrackd);
     }
 
     // ------------------------------------------------------------------ burst and bootstrap
@@ -699,6 +732,60 @@ public final class CompareBenchmark {
                     z.activeCpu() + z.peerCpu(), c.activeCpu() + c.peerCpu(), true));
         }
 
+        void failover(int connections, List<FailoverLab.Failover> z, List<FailoverLab.Failover> c) {
+            Stalls zs = Stalls.of(z);
+            Stalls cs = Stalls.of(c);
+            row(String.format(Locale.ROOT, "failover, kill -9 of fw1, advertisements every 0.1 s: TCP connections "
+                    + "that went on (of %,d live)", connections), zs.tcpShare(), cs.tcpShare(), "", "100 %");
+            row("failover: stall per flow p50 / p99 / max (detection included)", zs.stallText(), cs.stallText(),
+                    cs.max() <= 0 ? "" : String.format(Locale.ROOT, "max %.2f×", (double) zs.max() / cs.max()), "");
+            row("failover: UDP flows' stall p50 / max (they resume as soon as fw2 forwards)", zs.udp(), cs.udp(), "", "");
+            measures.add(new ComparisonPlot.Measure("failover at 0.1 s: TCP connections that went on", "%",
+                    zs.tcpPercent(), cs.tcpPercent(), false));
+            measures.add(new ComparisonPlot.Measure("failover at 0.1 s: longest stall", "ms", zs.max() / 1e6,
+                    cs.max() / 1e6, true));
+        }
+
+        /** The flows of failover runs, pooled: TCP connections that went on, and the stalls of the flows that did. */
+        record Stalls(long tcpOn, long tcp, long[] stalls, long[] udpStalls) {
+            static Stalls of(List<FailoverLab.Failover> runs) {
+                List<FailoverLab.Flow> flows = runs.stream().flatMap(r -> r.flows().stream()).toList();
+                return new Stalls(flows.stream().filter(f -> f.tcp() && f.wentOn()).count(),
+                        flows.stream().filter(FailoverLab.Flow::tcp).count(),
+                        flows.stream().filter(FailoverLab.Flow::wentOn).mapToLong(FailoverLab.Flow::stallNanos).sorted().toArray(),
+                        flows.stream().filter(f -> !f.tcp() && f.wentOn()).mapToLong(FailoverLab.Flow::stallNanos).sorted()
+                                .toArray());
+            }
+
+            double tcpPercent() {
+                return tcp == 0 ? Double.NaN : 100.0 * tcpOn / tcp;
+            }
+
+            String tcpShare() {
+                return String.format(Locale.ROOT, "%,d / %,d (%.1f %%)", tcpOn, tcp, tcpPercent());
+            }
+
+            long max() {
+                return stalls.length == 0 ? -1 : stalls[stalls.length - 1];
+            }
+
+            String stallText() {
+                return ms(rank(stalls, 0.5)) + " / " + ms(rank(stalls, 0.99)) + " / " + ms(max());
+            }
+
+            String udp() {
+                return ms(rank(udpStalls, 0.5)) + " / " + ms(rank(udpStalls, 1.0));
+            }
+
+            private static long rank(long[] sorted, double p) {
+                return sorted.length == 0 ? -1 : sorted[Math.max(0, (int) Math.ceil(p * sorted.length) - 1)];
+            }
+
+            private static String ms(long nanos) {
+                return nanos < 0 ? "-" : String.format(Locale.ROOT, "%,d ms", nanos / 1_000_000);
+            }
+        }
+
         void row(String measure, String zaro, String conntrackd, String ratio, String goal) {
             rows.add("| " + measure + " | " + zaro + " | " + conntrackd + " | " + ratio + " | " + goal + " |");
         }
@@ -740,6 +827,7 @@ public final class CompareBenchmark {
         for (int i = 0; i < args.length; i++) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
                 throw new IllegalArgumentException("usage: CompareBenchmark [--bursts N,N] [--rates R,R] [--sustain-seconds S] "
+                        + "[--failover-connections N] [--failover-runs N] "
                         + "[--latency-rate R] [--latency-seconds S] [--plot FILE]; not '" + args[i] + "'");
             }
             o.put(args[i], args[++i]);
