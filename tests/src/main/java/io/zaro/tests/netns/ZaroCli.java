@@ -18,12 +18,15 @@ public final class ZaroCli {
     private ZaroCli() {
     }
 
-    /** {@code java -jar zaro.jar ARGS} with the JVM that runs the tests. */
+    /**
+     * {@code java -XX:+UseSerialGC -jar zaro.jar ARGS} with the JVM that runs the tests: the
+     * collector the launchers ({@code ./zaro}, the package's {@code /usr/bin/zaro}) choose.
+     */
     public static List<String> command(String... args) {
         if (!Files.isRegularFile(JAR)) {
             throw new IllegalStateException(JAR + " is missing: build it first with `mvn -pl agent -am package -DskipTests`");
         }
-        List<String> c = new ArrayList<>(List.of(java(), "-jar", JAR.toString()));
+        List<String> c = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-jar", JAR.toString()));
         c.addAll(Arrays.asList(args));
         return c;
     }
