@@ -151,9 +151,9 @@ public final class RoleController implements AutoCloseable {
         if (mirrored) {
             injector.catchUpAndClose(parts.catchUp());
             injector = null;
-            closeInjectorReader();
         }
         parts.vips().forEach(Vips::add);
+        closeInjectorReader(); // after the VIPs: closing a Kafka consumer takes its time
         if (mirrored) {
             shortenMirroredTimeouts();
         }
