@@ -293,9 +293,13 @@ public final class Injector implements AutoCloseable {
                 continue;
             }
             if (!filter.accepts(record.entry())) {
-                // A flow the filter no longer accepts (a TCP state or mark it left) is no longer mirrored.
                 counters.rejectedFiltered.incrementAndGet();
-                delete(latest, key);
+                if (filter.decidesOnKey()) {
+                    latest.remove(key); // outside the networks, protocols or zones: never mirrored here
+                } else {
+                    // A flow the filter no longer accepts (a TCP state or mark it left) is no longer mirrored.
+                    delete(latest, key);
+                }
                 continue;
             }
             if (record.type() == io.zaro.conntrack.ConntrackEvent.Type.DESTROY) {

@@ -19,7 +19,7 @@ import java.util.Set;
 /**
  * conntrackd's side of the mirror benchmark, on its own: fw1 and fw2 on a sync bridge
  * (10.99.0.0/24) with a {@link ConntrackdPair}; a burst of N flows created on fw1 as
- * {@link MirrorBenchmark} creates them; then
+ * {@link CompareBenchmark} creates them; then
  *
  * <ol>
  *   <li>the time from the first create until fw2's external cache holds all N (read from
