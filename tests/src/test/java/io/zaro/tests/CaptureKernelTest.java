@@ -78,6 +78,13 @@ class CaptureKernelTest {
                 try (StateTopicReader state = new StateTopicReader(broker.client(), topics, Duration.ofSeconds(30))) {
                     capture.start(state, Duration.ofSeconds(30));
                 }
+                // The start-up resync publishes the whole table, whoever made its flows (the node is
+                // active from here on): the injections below must come after its dump.
+                long resyncEnd = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                while (counters.resyncs.get() < 1 && System.nanoTime() < resyncEnd) {
+                    Thread.sleep(20);
+                }
+                assertEquals(1, counters.resyncs.get(), "the start-up resync ran: " + counters);
                 // Injected, as a standby injects mirrored flows: ten creates and an update.
                 List<ConntrackEntry> injected = new ArrayList<>();
                 for (int i = 0; i < 10; i++) {
