@@ -23,6 +23,13 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  */
 public final class StateTopicReader implements AutoCloseable {
     private final KafkaConsumer<byte[], byte[]> consumer;
+    /**
+     * Asks for the end offsets on connections of its own. A broker answers a connection's
+     * requests in order, and holds a fetch that finds nothing for up to {@code fetch.max.wait.ms}
+     * (500 ms): asked on the reading consumer's connection, right after a poll, the end offsets
+     * waited behind that fetch, and a takeover's catch-up with them (150 to 370 ms measured).
+     */
+    private final KafkaConsumer<byte[], byte[]> offsets;
     private final List<TopicPartition> partitions;
     /** The lag after the last poll, for other threads (the consumer is the reading thread's alone). */
     private volatile long lastLag = -1;
@@ -44,7 +51,9 @@ public final class StateTopicReader implements AutoCloseable {
         // leaves a transaction open stall every standby.
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_uncommitted");
         this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
+        KafkaConsumer<byte[], byte[]> offsetsClient = null;
         try {
+            offsetsClient = new KafkaConsumer<>(p, new ByteArrayDeserializer(), new ByteArrayDeserializer());
             List<PartitionInfo> infos = consumer.partitionsFor(topics.state(), timeout);
             if (infos == null || infos.isEmpty()) {
                 throw new IllegalStateException("topic " + topics.state() + " does not exist: start the active node first, "
@@ -55,8 +64,12 @@ public final class StateTopicReader implements AutoCloseable {
             consumer.seekToBeginning(partitions);
         } catch (RuntimeException e) {
             consumer.close(Duration.ZERO);
+            if (offsetsClient != null) {
+                offsetsClient.close(Duration.ZERO);
+            }
             throw e;
         }
+        this.offsets = offsetsClient;
     }
 
     /**
@@ -70,7 +83,7 @@ public final class StateTopicReader implements AutoCloseable {
      */
     public long readToEnd(Duration pollTimeout, Duration deadline, Consumer<ConsumerRecords<byte[], byte[]>> batch) {
         long giveUp = System.nanoTime() + deadline.toNanos();
-        Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+        Map<TopicPartition, Long> end = offsets.endOffsets(partitions);
         long read = 0;
         while (behind(end)) {
             if (System.nanoTime() - giveUp > 0) {
@@ -82,7 +95,7 @@ public final class StateTopicReader implements AutoCloseable {
             if (!records.isEmpty()) {
                 batch.accept(records);
             } else {
-                Map<TopicPartition, Long> now = consumer.endOffsets(partitions);
+                Map<TopicPartition, Long> now = offsets.endOffsets(partitions);
                 now.forEach((tp, offset) -> end.merge(tp, offset, Math::min));
             }
         }
@@ -123,7 +136,7 @@ public final class StateTopicReader implements AutoCloseable {
 
     /** How many records the reader is behind the end of the topic, summed over partitions. */
     public long lag() {
-        Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
+        Map<TopicPartition, Long> end = offsets.endOffsets(partitions);
         long lag = 0;
         for (TopicPartition tp : partitions) {
             lag += Math.max(0, end.get(tp) - consumer.position(tp));
@@ -137,14 +150,30 @@ public final class StateTopicReader implements AutoCloseable {
         partitions.forEach(consumer::position); // resolves the end now, not at the first poll
     }
 
-    /** Makes a blocked or the next {@link #poll} throw {@link WakeupException}; safe from any thread. */
+    /**
+     * Makes the reader's blocked or next call ({@link #poll}, {@link #readToEnd}, {@link #lag})
+     * throw {@link WakeupException}, to stop the reading thread; safe from any thread.
+     */
     public void wakeup() {
+        consumer.wakeup();
+        offsets.wakeup();
+    }
+
+    /**
+     * Makes a blocked or the next {@link #poll} throw {@link WakeupException}, and nothing else:
+     * the reading thread then asks for the {@link #lag} at once. Safe from any thread.
+     */
+    public void wakeupPoll() {
         consumer.wakeup();
     }
 
     @Override
     public void close() {
-        consumer.close(Duration.ofSeconds(5));
+        try {
+            consumer.close(Duration.ofSeconds(5));
+        } finally {
+            offsets.close(Duration.ofSeconds(5));
+        }
     }
 
     /** Iterates a batch as a flat list, in partition order. */

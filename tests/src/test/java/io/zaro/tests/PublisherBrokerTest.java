@@ -14,6 +14,7 @@ import io.zaro.conntrack.TcpInfo;
 import io.zaro.conntrack.TcpState;
 import io.zaro.conntrack.Tuple;
 import io.zaro.kafka.RecordPublisher;
+import io.zaro.kafka.StateTopicReader;
 import io.zaro.kafka.Topics;
 import io.zaro.kafka.record.FlowRecord;
 import io.zaro.kafka.record.FlowRecordCodec;
@@ -31,8 +32,12 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -112,6 +117,40 @@ class PublisherBrokerTest {
                     () -> topics.ensure(admin, 1, (short) 1, Duration.ofSeconds(30)));
             assertTrue(e.getMessage().startsWith("topic " + topics.state() + " has cleanup.policy=delete but must be compacted"),
                     e.getMessage());
+        }
+    }
+
+    /**
+     * A takeover's catch-up asks for the lag right after waking the injector's poll. The broker
+     * holds a fetch that finds nothing for up to {@code fetch.max.wait.ms} and answers a
+     * connection's requests in order: asked on the reading consumer's connection, the lag waited
+     * behind that fetch (here 10 s, 500 ms by default). The reader asks on a connection of its own.
+     */
+    @Test
+    void theStateTopicsLagIsAnsweredWhileTheReadersFetchWaitsAtTheBroker() throws Exception {
+        Topics topics = Topics.withPrefix("zaro-" + UUID.randomUUID());
+        try (Admin admin = Admin.create(broker.client())) {
+            topics.ensure(admin, 1, (short) 1, Duration.ofSeconds(30));
+        }
+        Properties client = broker.client();
+        client.put(ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, "10000");
+        try (StateTopicReader reader = new StateTopicReader(client, topics, Duration.ofSeconds(30));
+             KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(broker.client(), new ByteArraySerializer(),
+                     new ByteArraySerializer())) {
+            assertEquals(0, reader.readToEnd(Duration.ofMillis(100), Duration.ofSeconds(30), batch -> { }));
+            assertTrue(reader.poll(Duration.ofMillis(300)).isEmpty(), "an empty topic"); // its fetch stays at the broker
+            long started = System.nanoTime();
+            assertEquals(0, reader.lag());
+            long millis = (System.nanoTime() - started) / 1_000_000;
+            assertTrue(millis < 5_000, "the lag took " + millis + " ms: it waited behind the reader's fetch");
+            // Waking the poll (a takeover) leaves the lag alone.
+            reader.wakeupPoll();
+            assertThrows(WakeupException.class, () -> reader.poll(Duration.ofSeconds(5)));
+            producer.send(new ProducerRecord<>(topics.state(), "k".getBytes(), "v".getBytes())).get();
+            assertEquals(1, reader.lag());
+            // Waking the reader (closing) stops whichever call comes next.
+            reader.wakeup();
+            assertThrows(WakeupException.class, reader::lag);
         }
     }
 

@@ -624,7 +624,7 @@ public final class Injector implements AutoCloseable {
         if (bootstrapped.getCount() == 0) {
             // Out of a poll that may wait 500 ms for records that will not come. Not during the
             // bootstrap, which must read the topic to its end: it turns to the catch-up after.
-            reader.wakeup();
+            reader.wakeupPoll();
         }
         try {
             thread.join(timeout.toMillis() + 2_000);
