@@ -152,7 +152,9 @@ public final class RoleController implements AutoCloseable {
             injector.catchUpAndClose(parts.catchUp());
             injector = null;
         }
+        long caughtUp = System.nanoTime();
         parts.vips().forEach(Vips::add);
+        long vipsAdded = System.nanoTime();
         closeInjectorReader(); // after the VIPs: closing a Kafka consumer takes its time
         if (mirrored) {
             shortenMirroredTimeouts();
@@ -164,8 +166,11 @@ public final class RoleController implements AutoCloseable {
         watch = new ForeignRecordWatch(new StateTopicReader(parts.kafka(), parts.topics(), Duration.ofSeconds(60)),
                 parts.capture().nodeId(), parts.auth(), SPLIT_BRAIN_QUIET, capture::foreignRecords);
         role = "active";
-        log.info(parts.vips().isEmpty() ? "active (keepalived holds the VIPs), publishing ({} ms to take over)"
-                : "active: VIPs held, publishing ({} ms to take over)", (System.nanoTime() - started) / 1_000_000);
+        log.info(parts.vips().isEmpty() ? "active (keepalived holds the VIPs), publishing ({} ms to take over: "
+                        + "mirror caught up in {} ms, VIPs added in {} ms)"
+                        : "active: VIPs held, publishing ({} ms to take over: mirror caught up in {} ms, VIPs added in {} ms)",
+                (System.nanoTime() - started) / 1_000_000, (caughtUp - started) / 1_000_000,
+                (vipsAdded - caughtUp) / 1_000_000);
     }
 
     /**
