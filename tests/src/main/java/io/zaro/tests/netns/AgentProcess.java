@@ -176,11 +176,16 @@ public final class AgentProcess implements AutoCloseable {
 
     /**
      * Stops the agent, if it runs, and deletes its directory (config, log, socket): for runs
-     * that leave nothing behind, such as the demo's. The log cannot be read afterwards.
+     * that leave nothing behind, such as the demo's. The log cannot be read afterwards, unless
+     * {@code -Dzaro.agent.keepFiles=true} keeps it (a benchmark's agents, for a look at their logs).
      */
     public void closeAndDelete() {
         close();
-        deleteFiles();
+        if (Boolean.getBoolean("zaro.agent.keepFiles")) {
+            System.err.println("agent files kept in " + log.getParent());
+        } else {
+            deleteFiles();
+        }
     }
 
     /** Deletes the agent's directory (config, log, socket), whether or not it still runs. */
