@@ -6,6 +6,8 @@
 # Usage: sudo scripts/bench-compare.sh [--bursts 100000,1000000] [--rates 5000,10000,20000,40000,80000]
 #          [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--failover-connections 1000]
 #          [--failover-runs 1] [--plot docs/bench-compare.png]
+# An empty --bursts or --rates, or --latency-rate or --failover-connections 0, leaves that measure out; give such
+# a run another --plot, or it draws over docs/bench-compare.png with only its own measures.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 

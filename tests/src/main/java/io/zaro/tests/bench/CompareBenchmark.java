@@ -63,7 +63,9 @@ import java.util.function.IntFunction;
  *
  * <p>Usage: {@code CompareBenchmark [--bursts 100000,1000000] [--rates 5000,10000,20000,40000,80000]
  * [--sustain-seconds 60] [--latency-rate 10000] [--latency-seconds 20] [--failover-connections 1000]
- * [--failover-runs 1] [--plot FILE]}.
+ * [--failover-runs 1] [--plot FILE]}. An empty {@code --bursts} or {@code --rates}, or a
+ * {@code --latency-rate} or {@code --failover-connections} of 0, leaves that measure out (a
+ * profiling run of one measure).
  */
 public final class CompareBenchmark {
     private static final String BROKER = "10.99.0.10";
@@ -168,9 +170,13 @@ public final class CompareBenchmark {
             Burst c = burst(conntrackd, n, n == largest);
             report.burst(n, z, c);
         }
-        report.sustained(sustain, sustained(zaro, rates, sustain), sustained(conntrackd, rates, sustain));
-        report.latency(latencyRate, latencySeconds, latency(zaro, latencyRate, latencySeconds),
-                latency(flows -> new ConntrackdMirror(true, flows), latencyRate, latencySeconds));
+        if (rates.length > 0) {
+            report.sustained(sustain, sustained(zaro, rates, sustain), sustained(conntrackd, rates, sustain));
+        }
+        if (latencyRate > 0) {
+            report.latency(latencyRate, latencySeconds, latency(zaro, latencyRate, latencySeconds),
+                    latency(flows -> new ConntrackdMirror(true, flows), latencyRate, latencySeconds));
+        }
     }
 
     // ------------------------------------------------------------------ failover
