@@ -16,7 +16,11 @@ import java.util.function.Consumer;
  * table, or when removed bytes outweigh live ones. A sweep replaces the set of keys a refresh
  * saw: {@link #beginSweep()}, then {@link #mark} each key seen, then {@link #sweepUnmarked}.
  *
- * <p>Not thread-safe: the publisher thread owns it.
+ * <p>The standby's bootstrap holds the keys it has read in one too (the values unused), for
+ * the same reasons.
+ *
+ * <p>Not thread-safe: the thread that made it owns it (the active's publisher thread, the
+ * standby's injector thread).
  */
 final class FlowLedger {
     /** What {@link #get} answers for a key the ledger lacks; never a value. */
