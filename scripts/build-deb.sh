@@ -30,6 +30,7 @@ trap 'rm -rf "$stage"' EXIT
 chmod 0755 "$stage"
 install -D -m 0644 "$jar" "$stage/usr/share/zaro/zaro.jar"
 install -D -m 0755 "$root/packaging/zaro" "$stage/usr/bin/zaro"
+install -D -m 0644 "$root/config/jvm.options" "$stage/usr/share/zaro/jvm.options"
 install -D -m 0644 "$root/packaging/zaro.service" "$stage/usr/lib/systemd/system/zaro.service"
 install -D -m 0644 "$root/config/zaro.properties.example" "$stage/etc/zaro/zaro.properties"
 install -D -m 0644 "$root/README.md" "$stage/usr/share/doc/zaro/README.md"

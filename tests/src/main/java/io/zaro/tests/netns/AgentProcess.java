@@ -60,17 +60,21 @@ public final class AgentProcess implements AutoCloseable {
             List<String> command = new ArrayList<>(launcher);
             if (user == null) {
                 List<String> zaro = ZaroCli.command(agent.toArray(String[]::new));
-                command.add(zaro.get(0));
-                // -Dzaro.agent.javaOptions="-XX:StartFlightRecording=..." profiles the agents of a benchmark.
+                int jar = zaro.indexOf("-jar");
+                command.addAll(zaro.subList(0, jar));
+                // -Dzaro.agent.javaOptions="-XX:StartFlightRecording=..." profiles the agents of a benchmark;
+                // after the launchers' options, so that one of them can be changed too.
                 String options = System.getProperty("zaro.agent.javaOptions", "").strip();
                 if (!options.isEmpty()) {
                     command.addAll(List.of(options.replace("{dir}", dir.toString()).split("\\s+")));
                 }
-                command.addAll(zaro.subList(1, zaro.size()));
+                command.addAll(zaro.subList(jar, zaro.size()));
             } else {
                 Path jar = Files.copy(ZaroCli.JAR, dir.resolve("zaro.jar"));
                 Cmd.run(List.of("chown", "-R", user + ":", dir.toString())).ok();
-                command.addAll(List.of(ZaroCli.java(), "-Djna.tmpdir=" + dir, "-jar", jar.toString()));
+                command.add(ZaroCli.java());
+                command.addAll(ZaroCli.jvmOptions());
+                command.addAll(List.of("-Djna.tmpdir=" + dir, "-jar", jar.toString()));
                 command.addAll(agent);
             }
             // The shell (root) opens the log; the agent inherits it.

@@ -1,5 +1,7 @@
 package io.zaro.tests.netns;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,18 +17,34 @@ public final class ZaroCli {
     public static final Path JAR = (Files.isRegularFile(Path.of("agent/target/zaro.jar"))
             ? Path.of("agent/target/zaro.jar") : Path.of("../agent/target/zaro.jar")).toAbsolutePath().normalize();
 
+    /** config/jvm.options, which the launchers ({@code ./zaro}, the package's {@code /usr/bin/zaro}) read too. */
+    static final Path JVM_OPTIONS = JAR.getParent().getParent().getParent().resolve("config/jvm.options");
+
     private ZaroCli() {
     }
 
+    /** The agent's JVM options, as the launchers read them from config/jvm.options. */
+    public static List<String> jvmOptions() {
+        try {
+            return Files.readAllLines(JVM_OPTIONS).stream().map(String::strip)
+                    .filter(l -> !l.isEmpty() && !l.startsWith("#")).toList();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + JVM_OPTIONS, e);
+        }
+    }
+
     /**
-     * {@code java -XX:+UseSerialGC -jar zaro.jar ARGS} with the JVM that runs the tests: the
-     * collector the launchers ({@code ./zaro}, the package's {@code /usr/bin/zaro}) choose.
+     * {@code java OPTIONS -jar zaro.jar ARGS} with the JVM that runs the tests and the options the
+     * launchers give it ({@link #jvmOptions()}).
      */
     public static List<String> command(String... args) {
         if (!Files.isRegularFile(JAR)) {
             throw new IllegalStateException(JAR + " is missing: build it first with `mvn -pl agent -am package -DskipTests`");
         }
-        List<String> c = new ArrayList<>(List.of(java(), "-XX:+UseSerialGC", "-jar", JAR.toString()));
+        List<String> c = new ArrayList<>();
+        c.add(java());
+        c.addAll(jvmOptions());
+        c.addAll(List.of("-jar", JAR.toString()));
         c.addAll(Arrays.asList(args));
         return c;
     }
