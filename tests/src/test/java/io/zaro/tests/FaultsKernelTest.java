@@ -76,43 +76,90 @@ class FaultsKernelTest {
     void theBrokerStoppedForAMinuteWhileTheTableChangesLosesNothing() throws Exception {
         try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
             assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
-            AgentProcess standby = agent(fw2, "fw2", "standby");
-            AgentProcess active = agent(fw1, "fw1", "active");
+            AgentProcess standby = agent(fw2, "fw2", "standby", "");
+            AgentProcess active = agent(fw1, "fw1", "active", "");
             active.awaitLog("publishing", Duration.ofSeconds(60));
             tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
             long rssBefore = rssKiB(fw1);
 
             stopBroker();
-            long outageEnd = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            long maxRss = rssBefore;
-            int round = 0;
-            while (System.nanoTime() < outageEnd) {
-                // Each 5 s: 50 flows end, 100 begin.
-                for (ConntrackEntry gone : FLOWS.range(round * 50, 50)) {
-                    t1.delete(gone.original(), gone.zone());
-                }
-                assertEquals(0, t1.createAll(FLOWS.range(10_000 + round * 100, 100)).failed());
-                round++;
-                maxRss = Math.max(maxRss, rssKiB(fw1));
-                Thread.sleep(5_000);
-            }
+            Outage outage = changeTable(t1, Duration.ofSeconds(60), rssBefore);
             assertTrue(active.isAlive() && standby.isAlive(), "neither agent died while the broker was away");
             startBroker();
 
             tables(t1, t2).awaitEqual("fw2 converges to fw1's table after the outage", Duration.ofSeconds(180));
-            report("broker stopped for 60 s (" + round + " rounds of changes)", t1, t2);
+            report("broker stopped for 60 s (" + outage.rounds() + " rounds of changes)", t1, t2);
             System.out.printf("active's RSS: %d MiB before the outage, at most %d MiB during it, %d MiB after%n",
-                    rssBefore / 1024, maxRss / 1024, rssKiB(fw1) / 1024);
+                    rssBefore / 1024, outage.maxRssKiB() / 1024, rssKiB(fw1) / 1024);
             assertTrue(active.isAlive() && standby.isAlive(), "neither agent died");
         }
+    }
+
+    /**
+     * An outage longer than the producer holds records: with the producer's timeouts shortened
+     * (a record given up after 15 s, a blocked send after 5 s, where Kafka's defaults are 120 s and
+     * 60 s), a 40 s outage outlasts them as a long one outlasts the defaults. The records Kafka did
+     * not take start a resync, which publishes fw1's table once the broker is back.
+     */
+    @Test
+    void anOutageLongerThanTheProducerHoldsRecordsIsBridgedByAResync() throws Exception {
+        try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
+            assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
+            AgentProcess standby = agent(fw2, "fw2", "standby", "");
+            AgentProcess active = agent(fw1, "fw1", "active", """
+                    kafka.client.delivery.timeout.ms=15000
+                    kafka.client.request.timeout.ms=5000
+                    kafka.client.max.block.ms=5000
+                    """);
+            active.awaitLog("publishing", Duration.ofSeconds(60));
+            tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
+            int resyncsBefore = active.occurrences("resync: ");
+            long rssBefore = rssKiB(fw1);
+
+            stopBroker();
+            Outage outage = changeTable(t1, Duration.ofSeconds(40), rssBefore);
+            assertTrue(active.isAlive() && standby.isAlive(), "neither agent died while the broker was away");
+            assertTrue(active.log().contains("the table will be resynchronised"),
+                    "the records Kafka did not take during the outage are told:\n" + active.log());
+            startBroker();
+
+            tables(t1, t2).awaitEqual("fw2 converges to fw1's table after the outage", Duration.ofSeconds(180));
+            report("broker stopped for 40 s, past the producer's timeouts (" + outage.rounds() + " rounds of changes)", t1, t2);
+            assertTrue(active.occurrences("resync: ") > resyncsBefore, "a resync published the table after the outage");
+            System.out.printf("active's RSS: %d MiB before the outage, at most %d MiB during it, %d MiB after; "
+                            + "%d records Kafka did not take%n", rssBefore / 1024, outage.maxRssKiB() / 1024,
+                    rssKiB(fw1) / 1024, active.counter("publishFailed"));
+            assertTrue(active.isAlive() && standby.isAlive(), "neither agent died");
+        }
+    }
+
+    /** How many rounds of changes an outage saw, and the active's largest RSS meanwhile. */
+    private record Outage(int rounds, long maxRssKiB) {
+    }
+
+    /** Every 5 s for {@code length}: 50 of fw1's flows end and 100 begin. */
+    private Outage changeTable(ConntrackTable t1, Duration length, long rssBefore) throws Exception {
+        long end = System.nanoTime() + length.toNanos();
+        long maxRss = rssBefore;
+        int round = 0;
+        while (System.nanoTime() < end) {
+            for (ConntrackEntry gone : FLOWS.range(round * 50, 50)) {
+                t1.delete(gone.original(), gone.zone());
+            }
+            assertEquals(0, t1.createAll(FLOWS.range(10_000 + round * 100, 100)).failed());
+            round++;
+            maxRss = Math.max(maxRss, rssKiB(fw1));
+            Thread.sleep(5_000);
+        }
+        return new Outage(round, maxRss);
     }
 
     @Test
     void killingEitherAgentWithSignalNineThenRestartingItLeavesNoGhostsAndNoGaps() throws Exception {
         try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
             assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
-            AgentProcess standby = agent(fw2, "fw2", "standby");
-            AgentProcess active = agent(fw1, "fw1", "active");
+            AgentProcess standby = agent(fw2, "fw2", "standby", "");
+            AgentProcess active = agent(fw1, "fw1", "active", "");
             active.awaitLog("publishing", Duration.ofSeconds(60));
             tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
 
@@ -122,7 +169,7 @@ class FaultsKernelTest {
                 assertTrue(t1.delete(gone.original(), gone.zone()));
             }
             assertEquals(0, t1.createAll(FLOWS.range(3000, 100)).failed());
-            agent(fw2, "fw2", "standby").awaitLog("bootstrap:", Duration.ofSeconds(60));
+            agent(fw2, "fw2", "standby", "").awaitLog("bootstrap:", Duration.ofSeconds(60));
             tables(t1, t2).awaitEqual("the restarted standby holds fw1's table", Duration.ofSeconds(60));
             report("kill -9 of the standby", t1, t2);
 
@@ -132,13 +179,13 @@ class FaultsKernelTest {
                 assertTrue(t1.delete(gone.original(), gone.zone()));
             }
             assertEquals(0, t1.createAll(FLOWS.range(4000, 100)).failed());
-            agent(fw1, "fw1", "active").awaitLog("publishing", Duration.ofSeconds(60));
+            agent(fw1, "fw1", "active", "").awaitLog("publishing", Duration.ofSeconds(60));
             tables(t1, t2).awaitEqual("fw2 holds the restarted active's table", Duration.ofSeconds(60));
             report("kill -9 of the active", t1, t2);
         }
     }
 
-    private AgentProcess agent(Host host, String node, String role) {
+    private AgentProcess agent(Host host, String node, String role, String moreConfig) {
         AgentProcess a = AgentProcess.start(host, """
                 node.id=%s
                 role=%s
@@ -147,7 +194,7 @@ class FaultsKernelTest {
                 kafka.topic.partitions=3
                 filter.sync.interface=sync0
                 control.socket=%s
-                """.formatted(node, role, BROKER, dir.resolve(node + "-" + agents.size() + ".sock")));
+                """.formatted(node, role, BROKER, dir.resolve(node + "-" + agents.size() + ".sock")) + moreConfig);
         agents.add(a);
         return a;
     }
