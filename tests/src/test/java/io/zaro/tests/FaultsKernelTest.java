@@ -75,11 +75,9 @@ class FaultsKernelTest {
     @Test
     void theBrokerStoppedForAMinuteWhileTheTableChangesLosesNothing() throws Exception {
         try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
-            assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
-            AgentProcess standby = agent(fw2, "fw2", "standby", "");
-            AgentProcess active = agent(fw1, "fw1", "active", "");
-            active.awaitLog("publishing", Duration.ofSeconds(60));
-            tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
+            Pair pair = mirroring2000Flows(t1, t2, "");
+            AgentProcess standby = pair.standby();
+            AgentProcess active = pair.active();
             long rssBefore = rssKiB(fw1);
 
             stopBroker();
@@ -104,15 +102,13 @@ class FaultsKernelTest {
     @Test
     void anOutageLongerThanTheProducerHoldsRecordsIsBridgedByAResync() throws Exception {
         try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
-            assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
-            AgentProcess standby = agent(fw2, "fw2", "standby", "");
-            AgentProcess active = agent(fw1, "fw1", "active", """
+            Pair pair = mirroring2000Flows(t1, t2, """
                     kafka.client.delivery.timeout.ms=15000
                     kafka.client.request.timeout.ms=5000
                     kafka.client.max.block.ms=5000
                     """);
-            active.awaitLog("publishing", Duration.ofSeconds(60));
-            tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
+            AgentProcess standby = pair.standby();
+            AgentProcess active = pair.active();
             int resyncsBefore = active.occurrences("resync: ");
             long rssBefore = rssKiB(fw1);
 
@@ -157,11 +153,9 @@ class FaultsKernelTest {
     @Test
     void killingEitherAgentWithSignalNineThenRestartingItLeavesNoGhostsAndNoGaps() throws Exception {
         try (ConntrackTable t1 = Conntrack.open(fw1.name()); ConntrackTable t2 = Conntrack.open(fw2.name())) {
-            assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
-            AgentProcess standby = agent(fw2, "fw2", "standby", "");
-            AgentProcess active = agent(fw1, "fw1", "active", "");
-            active.awaitLog("publishing", Duration.ofSeconds(60));
-            tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
+            Pair pair = mirroring2000Flows(t1, t2, "");
+            AgentProcess standby = pair.standby();
+            AgentProcess active = pair.active();
 
             // The standby crashes; meanwhile 100 flows end and 100 begin on fw1.
             standby.kill();
@@ -183,6 +177,23 @@ class FaultsKernelTest {
             tables(t1, t2).awaitEqual("fw2 holds the restarted active's table", Duration.ofSeconds(60));
             report("kill -9 of the active", t1, t2);
         }
+    }
+
+    /** The standby on fw2 and the active on fw1, both running. */
+    private record Pair(AgentProcess standby, AgentProcess active) {
+    }
+
+    /**
+     * 2000 flows in fw1's table, the standby started on fw2 and the active on fw1 (with
+     * {@code activeConfig} added to its configuration); returns once fw2 mirrors all of them.
+     */
+    private Pair mirroring2000Flows(ConntrackTable t1, ConntrackTable t2, String activeConfig) throws InterruptedException {
+        assertEquals(0, t1.createAll(FLOWS.range(0, 2000)).failed());
+        AgentProcess standby = agent(fw2, "fw2", "standby", "");
+        AgentProcess active = agent(fw1, "fw1", "active", activeConfig);
+        active.awaitLog("publishing", Duration.ofSeconds(60));
+        tables(t1, t2).awaitEqual("fw2 mirrors 2000 flows", Duration.ofSeconds(60));
+        return new Pair(standby, active);
     }
 
     private AgentProcess agent(Host host, String node, String role, String moreConfig) {
